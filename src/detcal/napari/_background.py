@@ -12,8 +12,8 @@ Every step widget uses these helpers so that long work never freezes the UI:
 
 from __future__ import annotations
 
-import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,16 +27,19 @@ if TYPE_CHECKING:
     import napari
 
 
-def _step_body(func: Callable, args: tuple, kwargs: dict):
-    """Start ``func`` in a thread and yield its progress reports (the worker's body)."""
-    reports: queue.Queue = queue.Queue()
-    cancelled = threading.Event()
+def _step_body(func: Callable, args: tuple, kwargs: dict, cancelled: threading.Event):
+    """Start ``func`` in a thread and yield its latest progress report (the worker's body).
+
+    Reports are sampled every 50 ms (a core loop may report far more often than a progress bar
+    can draw); a report is yielded even when unchanged so the worker can notice a Cancel.
+    """
+    latest: dict[str, tuple[int, int]] = {}
     outcome: dict[str, Any] = {}
 
     def progress(done: int, total: int) -> None:
         if cancelled.is_set():
             raise StepCancelled("cancelled by the user")
-        reports.put((int(done), int(total)))
+        latest["report"] = (int(done), int(total))
 
     def target() -> None:
         try:
@@ -47,15 +50,18 @@ def _step_body(func: Callable, args: tuple, kwargs: dict):
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
     try:
-        while thread.is_alive() or not reports.empty():
-            try:
-                yield reports.get(timeout=0.05)
-            except queue.Empty:
-                continue
+        while thread.is_alive():
+            thread.join(0.05)
+            yield latest.get("report", (0, 0))
     finally:
-        # reached normally, or via GeneratorExit when the worker is quit
+        # reached normally, or via GeneratorExit if the generator is closed early
         cancelled.set()
-    thread.join()
+    if isinstance(outcome.get("error"), StepCancelled):
+        # the user cancelled: keep yielding until the worker acts on its quit request, so it
+        # ends as "aborted" rather than "errored"
+        while True:
+            time.sleep(0.05)
+            yield latest.get("report", (0, 0))
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
@@ -85,7 +91,7 @@ def run_step(
         Connected to the worker's ``returned`` and ``errored`` signals.
     cancel_button : QPushButton, optional
         Enabled while the worker runs; clicking it quits the worker, which stops ``func`` at
-        its next progress report.
+        its next progress report (raising :class:`detcal.progress.StepCancelled` there).
     start : bool, default True
         Start the worker at once (tests pass False and call ``worker.work()``).
     **kwargs
@@ -96,7 +102,9 @@ def run_step(
     napari.qt.threading.GeneratorWorker
         The worker; its ``yielded`` signal carries ``(done, total)``.
     """
-    worker = create_worker(_step_body, func, args, kwargs, _progress={"desc": desc})
+    cancelled = threading.Event()
+    worker = create_worker(_step_body, func, args, kwargs, cancelled, _progress={"desc": desc})
+    worker.aborted.connect(cancelled.set)
 
     def show(report: tuple[int, int]) -> None:
         done, total = report
@@ -113,13 +121,18 @@ def run_step(
     if on_errored is not None:
         worker.errored.connect(on_errored)
     if cancel_button is not None:
+
+        def cancel() -> None:
+            cancelled.set()
+            worker.quit()
+
         cancel_button.setEnabled(True)
-        cancel_button.clicked.connect(worker.quit)
+        cancel_button.clicked.connect(cancel)
 
         def release() -> None:
             cancel_button.setEnabled(False)
             try:
-                cancel_button.clicked.disconnect(worker.quit)
+                cancel_button.clicked.disconnect(cancel)
             except (TypeError, RuntimeError):
                 pass
 

@@ -1,0 +1,164 @@
+"""The "Flat-field" dock widget driven like a user would, on the synthetic mosaic."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+
+import time  # noqa: E402
+
+import dask.array as da  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from detcal.flatfield import Profiles, load_profiles, save_profiles  # noqa: E402
+from detcal.sample_data.mosaic import flat_nrms, make_mosaic  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return make_mosaic(n_z=12, empty_z=(3, 8), tile_shape=(64, 64), seed=11)
+
+
+def _dock(viewer):
+    _, widget = viewer.window.add_plugin_dock_widget(
+        plugin_name="napari-detcal", widget_name="Flat-field"
+    )
+    widget._refresh_layers()
+    return widget
+
+
+def _wait_for_flat(qtbot, viewer, widget):
+    qtbot.waitUntil(lambda: widget.estimate_button.isEnabled(), timeout=60000)
+    assert "flatfield" in viewer.layers, widget.status.text()
+
+
+def test_tile_grid_numbers_in_inverted_n(make_napari_viewer, sample):
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.tiles, name="tiles")
+    widget = _dock(viewer)
+    widget.layer_combo.value = viewer.layers["tiles"]
+    grid = widget.tile_grid
+    assert grid.grid_shape == (3, 3)
+    layout = grid._grid
+    labels = [[layout.itemAtPosition(r, c).widget().text() for c in range(3)] for r in range(3)]
+    assert labels == [["1", "4", "7"], ["2", "5", "8"], ["3", "6", "9"]]
+    grid.rows_spin.setValue(2)
+    grid.cols_spin.setValue(4)
+    assert layout.itemAtPosition(1, 3).widget().text() == "8"
+    grid.set_grid_shape((3, 3))
+    grid.button(3).click()
+    grid.corners_button.click()
+    assert grid.selected() == (1, 3, 7, 9)
+    grid.button(3).click()
+    assert grid.selected() == (1, 7, 9)
+    assert "tiles 1, 7, 9" in widget.scenario_label.text()
+
+
+def test_estimate_from_clicked_tiles_and_z_range_then_apply(
+    make_napari_viewer, qtbot, sample, tmp_path
+):
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.tiles, name="tiles")
+    widget = _dock(viewer)
+    widget.layer_combo.value = viewer.layers["tiles"]
+    for number in (1, 3, 7, 9):
+        widget.tile_grid.button(number).click()
+    widget.use_z.setChecked(True)
+    widget.z_slider.setValue((3, 8))
+    widget.dark_level.setValue(sample.dark_level)
+    assert "planes below 3 and above 8" in widget.scenario_label.text()
+    widget.estimate_button.click()
+    _wait_for_flat(qtbot, viewer, widget)
+    flat = viewer.layers["flatfield"].data
+    assert flat_nrms(flat, sample.flatfield) <= 0.01
+    assert np.all(viewer.layers["darkfield"].data == sample.dark_level)
+    assert widget.scenario == "empty"
+    assert "rejected" in widget.status.text()  # the contaminated planes were dropped
+    assert set(widget.plot.curves) == {"row", "column"}
+    np.testing.assert_allclose(widget.plot.curves["row"], flat[32])
+    assert viewer.layers["flatfield"].metadata["detcal"]["params"]["fov_list"] == [1, 3, 7, 9]
+
+    widget.apply_button.click()
+    corrected = viewer.layers["tiles flat-field corrected"]
+    assert isinstance(corrected.data, da.Array)  # lazy
+    clean = ~sample.contaminated
+    out = corrected.data.compute()[clean].mean(axis=0)
+    truth = sample.truth[clean].mean(axis=0)
+    ratio = out / truth
+    assert np.std(ratio) / np.mean(ratio) < 0.01
+
+    written = widget.save_to(tmp_path / "model")
+    np.testing.assert_allclose(load_profiles(written).flatfield, flat, rtol=1e-6)
+
+    viewer.window._qt_window.resize(1400, 900)
+    viewer.dims.set_point(0, 4)
+    widget.basic_group.expand(animate=False)
+    qtbot.wait(200)
+    shot = viewer.screenshot(canvas_only=False)
+    from skimage.io import imsave
+
+    imsave("/tmp/detcal_flatfield_widget.png", shot)
+
+
+def test_basic_when_nothing_marked_and_load_measured(make_napari_viewer, qtbot, sample, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.tiles[4], name="stack")  # one (z, row, col) field
+    widget = _dock(viewer)
+    widget.layer_combo.value = viewer.layers["stack"]
+    assert not widget.tile_grid.isEnabled()
+    assert "BaSiC" in widget.scenario_label.text()
+    widget.working_size.setValue(16)
+    widget.max_workers.setValue(1)
+    widget.smoothness_flatfield.setValue(0.5)
+    widget.n_samples.setValue(8)
+    assert widget.basic_params() == {
+        "autosegment": False,
+        "autosegment_margin": 10,
+        "epsilon": 0.1,
+        "get_darkfield": False,
+        "working_size": 16,
+        "max_workers": 1,
+        "smoothness_flatfield": 0.5,
+    }
+    widget.estimate_button.click()
+    _wait_for_flat(qtbot, viewer, widget)
+    assert widget.scenario == "basic"
+    assert widget.profiles.settings["working_size"] == 16
+
+    save_profiles(Profiles(sample.flatfield, sample.dark), tmp_path / "measured")
+    widget.load_from(tmp_path / "measured")
+    assert widget.scenario == "measured"
+    np.testing.assert_allclose(viewer.layers["flatfield"].data, sample.flatfield)
+    np.testing.assert_allclose(viewer.layers["darkfield"].data, sample.dark)
+
+
+def test_cancel_and_errors(make_napari_viewer, qtbot, sample):
+    viewer = make_napari_viewer()
+
+    def slow(block):
+        time.sleep(0.05)
+        return block
+
+    lazy = da.from_array(sample.tiles, chunks=(1, 1, 64, 64)).map_blocks(slow)
+    viewer.add_image(lazy, name="slow tiles")
+    widget = _dock(viewer)
+    widget.layer_combo.value = viewer.layers["slow tiles"]
+    widget.tile_grid.select_corners()
+    widget.n_samples.setValue(0)  # all 48 planes: about 2.5 s to read
+    widget.estimate_button.click()
+    qtbot.waitUntil(lambda: widget.cancel_button.isEnabled(), timeout=10000)
+    widget.cancel_button.click()
+    qtbot.waitUntil(lambda: widget.estimate_button.isEnabled(), timeout=30000)
+    assert "flatfield" not in viewer.layers
+    assert widget.status.text() == "cancelled"
+
+    widget.use_z.setChecked(True)
+    widget.z_slider.setValue((0, 11))  # selects no plane
+    widget.estimate_button.click()
+    qtbot.waitUntil(lambda: "select no plane" in widget.status.text(), timeout=30000)
+    assert "flatfield" not in viewer.layers
+    assert widget.apply() is None and "first" in widget.status.text()
