@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from npe2 import PluginManager
+from npe2 import PluginManifest
 
 PLUGIN = "napari-detcal"
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manifest():
-    return PluginManager.instance().get_manifest(PLUGIN)
+    return PluginManifest.from_file(ROOT / "src/detcal/napari/napari.yaml")
 
 
 def test_manifest_validates():
@@ -59,7 +59,7 @@ def test_demo_viewer_opens_everything(make_napari_viewer, tmp_path, monkeypatch)
 
     monkeypatch.setattr(demo_viewer.napari, "Viewer", viewer_factory)
     shot = tmp_path / "demo.png"
-    viewer = demo_viewer.open_demo_viewer(screenshot=shot, block=False)
+    viewer = demo_viewer.open_demo_viewer(screenshot=shot)
     assert shot.stat().st_size > 10_000
     samples = _manifest().contributions.sample_data
     assert len(viewer.layers) >= len(samples)

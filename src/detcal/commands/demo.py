@@ -96,5 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0 if all(f.ok for f in findings) else 1
     from detcal.napari.demo_viewer import open_demo_viewer
 
-    open_demo_viewer(screenshot=args.screenshot)
+    viewer = open_demo_viewer(screenshot=args.screenshot)
+    if args.screenshot is not None:
+        viewer.close()
     return 0

@@ -103,7 +103,16 @@ def run_step(
         The worker; its ``yielded`` signal carries ``(done, total)``.
     """
     cancelled = threading.Event()
-    worker = create_worker(_step_body, func, args, kwargs, cancelled, _progress={"desc": desc})
+    worker = create_worker(
+        _step_body,
+        func,
+        args,
+        kwargs,
+        cancelled,
+        _progress={"desc": desc},
+        # a caller that handles errors shows them itself; do not re-raise into the event loop
+        _ignore_errors=on_errored is not None,
+    )
     worker.aborted.connect(cancelled.set)
 
     def show(report: tuple[int, int]) -> None:

@@ -10,37 +10,33 @@ from npe2 import PluginManager
 PLUGIN = "napari-detcal"
 
 
-def open_demo_viewer(*, screenshot: Path | None = None, block: bool = True) -> napari.Viewer:
+def open_demo_viewer(*, screenshot: Path | None = None) -> napari.Viewer:
     """Open napari with the plugin's sample datasets loaded and all its dock widgets open.
 
     Parameters
     ----------
     screenshot : pathlib.Path, optional
-        Save a screenshot of the whole window to this PNG, then close the viewer.
-    block : bool, default True
-        Run the Qt event loop until the window is closed (ignored with ``screenshot``).
+        Save a screenshot of the whole window to this PNG and return at once; without it,
+        run the Qt event loop until the window is closed.
 
     Returns
     -------
     napari.Viewer
-        The viewer (already closed when ``screenshot`` was given).
+        The viewer.
     """
     viewer = napari.Viewer(title="napari-detcal demo")
     manifest = PluginManager.instance().get_manifest(PLUGIN)
     for sample in manifest.contributions.sample_data or []:
-        layers = viewer.open_sample(PLUGIN, sample.key)
-        for layer in layers:
+        for layer in viewer.open_sample(PLUGIN, sample.key):
             layer.visible = False
-    for layer in viewer.layers[:1]:
-        layer.visible = True
     if len(viewer.layers):
+        viewer.layers[0].visible = True
         viewer.layers.selection.active = viewer.layers[0]
         viewer.reset_view()
     for widget in manifest.contributions.widgets or []:
         viewer.window.add_plugin_dock_widget(PLUGIN, widget.display_name, tabify=True)
     if screenshot is not None:
         viewer.screenshot(str(screenshot), canvas_only=False)
-        viewer.close()
-    elif block:
+    else:
         napari.run()
     return viewer

@@ -1,0 +1,458 @@
+"""Open any detector data lazily; save any array atomically, chunk by chunk.
+
+:func:`open_array` returns a dask array without reading pixels, for Zarr v2/v3 and OME-Zarr,
+HDF5/NeXus (DXchange names found by themselves), TIFF (one multi-page file or a folder of
+files), ``.npy`` (memory map), ``.npz`` and EDF (with fabio). :func:`save_array` streams a numpy
+or dask array to OME-Zarr (with a multiscale pyramid), HDF5, TIFF or ``.npy``: it writes a
+hidden temporary sibling and renames it into place, so a failed or cancelled save leaves
+nothing at the destination and an existing file untouched.
+
+The format back-ends live in the private modules ``_io_zarr``, ``_io_hdf5``, ``_io_tiff``,
+``_io_numpy`` and ``_io_edf``; this module holds the public entry points.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+from dask.base import tokenize
+
+from detcal import _io_edf, _io_hdf5, _io_numpy, _io_tiff, _io_zarr
+from detcal._io_common import AmbiguousKeyError, storage_chunks
+from detcal.progress import ProgressCallback
+
+__all__ = [
+    "READ_SUFFIXES",
+    "WRITE_SUFFIXES",
+    "format_of",
+    "list_keys",
+    "open_array",
+    "open_levels",
+    "read_metadata",
+    "save_array",
+]
+
+READ_SUFFIXES = {
+    ".zarr": "zarr",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
+    ".hdf": "hdf5",
+    ".nxs": "hdf5",
+    ".cxi": "hdf5",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".npy": "npy",
+    ".npz": "npz",
+    ".edf": "edf",
+}
+WRITE_SUFFIXES = {".zarr": "zarr", ".h5": "hdf5", ".hdf5": "hdf5", ".tif": "tiff",
+                   ".tiff": "tiff", ".npy": "npy"}  # fmt: skip
+_BACKENDS = {
+    "zarr": _io_zarr,
+    "hdf5": _io_hdf5,
+    "tiff": _io_tiff,
+    "npy": _io_numpy.NPY,
+    "npz": _io_numpy.NPZ,
+    "edf": _io_edf,
+}
+_KEYED = {"zarr", "hdf5", "npz"}
+
+# dask layer name of every array opened here -> the file it reads (see _inputs_of)
+_OPENED: dict[str, Path] = {}
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"no such file or directory: {str(path)!r}")
+    return path
+
+
+def format_of(path: str | os.PathLike) -> str:
+    """Name the format :func:`open_array` would read ``path`` as.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An existing file or folder.
+
+    Returns
+    -------
+    str
+        One of ``"zarr"``, ``"hdf5"``, ``"tiff"``, ``"npy"``, ``"npz"``, ``"edf"``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ValueError
+        Not a format detcal reads (the message lists the supported suffixes).
+
+    Examples
+    --------
+    >>> from detcal.sample_data import real_data_path
+    >>> format_of(real_data_path() / "tooth.h5")
+    'hdf5'
+    """
+    path = _existing(path)
+    fmt = READ_SUFFIXES.get(path.suffix.lower())
+    if path.is_dir():
+        if fmt == "zarr" or _io_zarr.looks_like_zarr(path):
+            return "zarr"
+        if _io_tiff.folder_files(path):
+            return "tiff"
+        raise ValueError(
+            f"cannot read folder {str(path)!r}: it is neither a Zarr store nor a folder of "
+            ".tif/.tiff files"
+        )
+    if fmt is None or fmt == "zarr":
+        known = ", ".join(sorted(READ_SUFFIXES))
+        raise ValueError(
+            f"unknown format of {str(path)!r} (suffix {path.suffix!r}); supported: {known}, "
+            "or a folder of .tif files"
+        )
+    return fmt
+
+
+def _corrupt(path: Path, fmt: str, exc: Exception) -> ValueError:
+    return ValueError(f"cannot read {str(path)!r} as {fmt}: {type(exc).__name__}: {exc}")
+
+
+def _call(fmt: str, path: Path, func, *args):
+    """Run a back-end function, turning low-level failures into a ValueError naming the file."""
+    try:
+        return func(*args)
+    except (KeyError, AmbiguousKeyError, FileNotFoundError, ImportError):
+        raise
+    except Exception as exc:
+        raise _corrupt(path, fmt, exc) from exc
+
+
+def _default_chunks(shape: tuple[int, ...], dtype: np.dtype, native) -> tuple:
+    """Chunks for a dask view of stored data: the storage chunks, grown when they are tiny."""
+    if native is None:
+        native = tuple(["auto"] * (len(shape) - 2) + list(shape[-2:])) if len(shape) > 2 else "auto"
+        return da.core.normalize_chunks(native, shape, limit="32MiB", dtype=dtype)
+    native = tuple(max(1, int(c)) for c in native)
+    if int(np.prod(native)) * dtype.itemsize >= 2**20:
+        return native
+    return da.core.normalize_chunks(
+        "auto", shape, limit="16MiB", dtype=dtype, previous_chunks=native
+    )
+
+
+def _as_dask(source, path: Path, key: str | None, chunks, native) -> da.Array:
+    dtype = np.dtype(source.dtype)
+    shape = tuple(int(n) for n in source.shape)
+    chunks = _default_chunks(shape, dtype, native) if chunks is None else chunks
+    stat = path.stat()
+    token = tokenize(str(path.resolve()), key, stat.st_mtime_ns, stat.st_size, shape, str(dtype))
+    name = f"detcal-open-{token}"
+    meta = np.empty((0,) * len(shape), dtype)  # so that dask does not slice the source
+    array = da.from_array(
+        source, chunks=chunks, name=name, lock=False, asarray=True, fancy=False, meta=meta
+    )
+    _OPENED[name] = path.resolve()
+    return array
+
+
+def open_array(path: str | os.PathLike, *, key: str | None = None, chunks: Any = None) -> da.Array:
+    """Open an array lazily: only metadata is read, pixels are read when computed.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.zarr`` store (Zarr v2/v3, OME-Zarr), an HDF5/NeXus file (``.h5``, ``.hdf5``,
+        ``.hdf``, ``.nxs``, ``.cxi``), a ``.tif``/``.tiff`` file or a folder of them (one plane
+        per file, sorted by name), ``.npy``, ``.npz`` or ``.edf`` (needs fabio).
+    key : str, optional
+        Which array inside a container: an HDF5 dataset path (without it, DXchange
+        ``exchange/data`` or the only dataset), a Zarr array path or OME-Zarr level (``"0"``,
+        ``"1"``...; without it, the highest resolution) or an ``.npz`` member.
+    chunks : optional
+        dask chunks of the result (anything :func:`dask.array.from_array` takes); default:
+        the storage chunks, merged when they are smaller than 1 MiB.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy view of the stored array.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    KeyError
+        ``key`` is not in the file; the message lists the keys that exist.
+    ValueError
+        Unknown format, a container holding several arrays and no ``key``, or a corrupt file
+        (the message names the file and the format tried).
+    ImportError
+        An EDF file without fabio installed.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> path = tempfile.mkdtemp() + "/x.npy"
+    >>> np.save(path, np.arange(6).reshape(2, 3))
+    >>> open_array(path).sum().compute()
+    np.int64(15)
+    """
+    path = _existing(path)
+    fmt = format_of(path)
+    if key is not None and fmt not in _KEYED:
+        raise ValueError(f"key={key!r} given but a {fmt} file holds a single array: {path}")
+    backend = _BACKENDS[fmt]
+    source, native = _call(fmt, path, backend.open_source, path, key)
+    return _as_dask(source, path, key, chunks, native)
+
+
+def open_levels(path: str | os.PathLike, *, key: str | None = None) -> list[da.Array]:
+    """Open every resolution level of an OME-Zarr image lazily, highest resolution first.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file :func:`open_array` reads.
+    key : str, optional
+        For Zarr, the path of the multiscale group inside the store; otherwise as in
+        :func:`open_array`.
+
+    Returns
+    -------
+    list of dask.array.Array
+        The pyramid of an OME-Zarr multiscale image, or a one-element list for anything else.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> path = save_array(np.zeros((3000, 100)), tempfile.mkdtemp() + "/a.zarr")
+    >>> [level.shape for level in open_levels(path)]
+    [(3000, 100), (1500, 50), (750, 25)]
+    """
+    path = _existing(path)
+    fmt = format_of(path)
+    if fmt != "zarr":
+        return [open_array(path, key=key)]
+    sources = _call(fmt, path, _io_zarr.open_level_sources, path, key)
+    levels = []
+    for level_key, (source, native) in sources:
+        levels.append(_as_dask(source, path, level_key, None, native))
+    return levels
+
+
+def list_keys(path: str | os.PathLike) -> list[str]:
+    """List the arrays inside a container file without reading them.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file :func:`open_array` reads.
+
+    Returns
+    -------
+    list of str
+        HDF5 dataset paths, Zarr array paths or ``.npz`` members; empty for single-array
+        formats (TIFF, ``.npy``, EDF).
+
+    Examples
+    --------
+    >>> from detcal.sample_data import real_data_path
+    >>> list_keys(real_data_path() / "tooth.h5")[:2]
+    ['exchange/data', 'exchange/data_dark']
+    """
+    path = _existing(path)
+    fmt = format_of(path)
+    if fmt not in _KEYED:
+        return []
+    return _call(fmt, path, _BACKENDS[fmt].list_keys, path)
+
+
+def read_metadata(path: str | os.PathLike, *, key: str | None = None) -> dict[str, Any]:
+    """Read the attributes stored with an array (those :func:`save_array` wrote included).
+
+    Parameters
+    ----------
+    path : str or path-like
+        Any file :func:`open_array` reads.
+    key : str, optional
+        As in :func:`open_array`.
+
+    Returns
+    -------
+    dict
+        Zarr: the attributes of the image group (``"ome"``/``"multiscales"``, ``"detcal"``...);
+        HDF5: the dataset's attributes (``"detcal"`` decoded from JSON, ``"units"``...);
+        TIFF: ``{"detcal": ...}`` when written by :func:`save_array`; otherwise ``{}``.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> out = save_array(np.zeros((4, 4)), tempfile.mkdtemp() + "/a.zarr", attrs={"gain": 2})
+    >>> read_metadata(out)["detcal"]
+    {'gain': 2}
+    """
+    path = _existing(path)
+    fmt = format_of(path)
+    reader = getattr(_BACKENDS[fmt], "read_metadata", None)
+    if reader is None:
+        return {}
+    return _call(fmt, path, reader, path, key)
+
+
+def _write_format(path: Path) -> str:
+    fmt = WRITE_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(WRITE_SUFFIXES)
+        raise ValueError(f"cannot save to {str(path)!r}: unknown suffix; supported: {known}")
+    return fmt
+
+
+def _to_dask(data: Any) -> da.Array:
+    if isinstance(data, da.Array):
+        return data
+    if not (hasattr(data, "shape") and hasattr(data, "dtype")):
+        raise TypeError(f"data must be a numpy or dask array, got {type(data).__name__}")
+    array = np.asarray(data)
+    if array.dtype.hasobject:
+        raise TypeError(f"data must have a numeric dtype, got {array.dtype}")
+    return da.from_array(array, chunks=storage_chunks(array.shape, array.dtype))
+
+
+def _inputs_of(data: Any) -> set[Path]:
+    """Files that computing ``data`` reads (arrays from :func:`open_array`, numpy memmaps)."""
+    found = set()
+    filename = getattr(data, "filename", None)
+    if isinstance(data, np.memmap) and filename:
+        found.add(Path(filename).resolve())
+    if isinstance(data, da.Array):
+        graph = data.__dask_graph__()
+        names = graph.layers if hasattr(graph, "layers") else {k[0] for k in graph}
+        found.update(_OPENED[name] for name in names if name in _OPENED)
+    return found
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _move_into_place(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` to ``path``; an existing ``path`` is moved away first, then deleted."""
+    if not (path.exists() or path.is_symlink()) or not (path.is_dir() or tmp.is_dir()):
+        os.replace(tmp, path)
+        return
+    old = path.with_name(f".{path.name}.detcal-old-{uuid.uuid4().hex[:8]}")
+    os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(old, path)
+        raise
+    _remove(old)
+
+
+def save_array(
+    data: Any,
+    path: str | os.PathLike,
+    *,
+    key: str | None = None,
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    attrs: dict[str, Any] | None = None,
+    labels: bool = False,
+    pyramid: bool = True,
+) -> Path:
+    """Save a numpy or dask array chunk by chunk, atomically.
+
+    The array is written to a hidden temporary sibling of ``path`` (same folder) and renamed
+    into place when complete; on any error or cancellation the temporary is deleted and the
+    destination is left as it was.
+
+    Parameters
+    ----------
+    data : numpy.ndarray or dask.array.Array
+        Array to save; a dask array is computed chunk by chunk, never whole.
+    path : str or path-like
+        Destination; its suffix picks the format: ``.zarr`` (OME-Zarr NGFF 0.5, Zarr v3, with a
+        pyramid halving rows and columns until the longest side fits 1024 pixels; arrays of
+        other than 2-5 dimensions are stored as a plain array ``"0"``), ``.h5``/``.hdf5``
+        (chunked, gzip level 1), ``.tif``/``.tiff`` (page by page, BigTIFF above 2 GB) or
+        ``.npy``.
+    key : str, optional
+        HDF5 dataset path (default ``"data"``) or the Zarr group holding the image (default the
+        root); not allowed for other formats.
+    overwrite : bool, default False
+        Replace an existing ``path``.
+    progress : callable, optional
+        ``progress(done, total)``; it may raise (e.g. ``StepCancelled``) to stop the save.
+    attrs : dict, optional
+        JSON-serialisable parameters stored with the array under ``"detcal"`` (Zarr group
+        attributes, HDF5 dataset attribute, TIFF description); see :func:`read_metadata`.
+    labels : bool, default False
+        The array is a label image: Zarr pyramid levels take every other pixel instead of
+        the mean, and the image is marked with NGFF ``image-label``.
+    pyramid : bool, default True
+        Build the multiscale pyramid of a ``.zarr`` output; False writes level ``"0"`` only.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        Unknown suffix, ``key`` for a single-array format, or ``path`` being (or containing)
+        a file that ``data`` is read from.
+    TypeError
+        ``data`` is not an array, or ``attrs`` is not JSON-serialisable.
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        The folder of ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> out = save_array(np.eye(3), tempfile.mkdtemp() + "/eye.zarr")
+    >>> open_array(out).compute().trace()
+    np.float64(3.0)
+    """
+    path = Path(path).expanduser()
+    fmt = _write_format(path)
+    if key is not None and fmt not in ("zarr", "hdf5"):
+        raise ValueError(f"key={key!r} is only used for .zarr and .h5 outputs, not {path.name!r}")
+    array = _to_dask(data)
+    try:
+        json.dumps(attrs)
+    except TypeError as exc:
+        raise TypeError(f"attrs must be JSON-serialisable: {exc}") from exc
+    target = path.resolve()
+    for source in _inputs_of(data):
+        if source == target or target in source.parents:
+            raise ValueError(f"cannot save onto the input it is read from: {str(path)!r}")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
+    tmp = path.with_name(f".{path.name}.detcal-tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        options = {"pyramid": pyramid} if fmt == "zarr" else {}
+        _BACKENDS[fmt].write(
+            array, tmp, key=key, attrs=attrs, labels=labels, progress=progress, **options
+        )
+        _move_into_place(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+    return path
