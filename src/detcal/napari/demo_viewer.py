@@ -30,11 +30,25 @@ def open_demo_viewer(*, screenshot: Path | None = None) -> napari.Viewer:
         for layer in viewer.open_sample(PLUGIN, sample.key):
             layer.visible = False
     if len(viewer.layers):
-        viewer.layers[0].visible = True
-        viewer.layers.selection.active = viewer.layers[0]
+        first = viewer.layers[0]
+        first.visible = True
+        viewer.layers.selection.active = first
+        # show the middle plane of the shown layer, framed: reset_view frames every layer
+        steps = [0] * viewer.dims.ndim
+        for axis, size in enumerate(first.data.shape[:-2]):
+            steps[viewer.dims.ndim - first.ndim + axis] = size // 2
+        viewer.dims.current_step = tuple(steps)
         viewer.reset_view()
-    for widget in manifest.contributions.widgets or []:
-        viewer.window.add_plugin_dock_widget(PLUGIN, widget.display_name, tabify=True)
+        low, high = first.extent.world[:, -2:]
+        world_low, world_high = viewer.layers.extent.world[:, -2:]
+        viewer.camera.center = tuple((low + high) / 2)
+        viewer.camera.zoom *= float(min((world_high - world_low) / (high - low)))
+    docks = [
+        viewer.window.add_plugin_dock_widget(PLUGIN, widget.display_name, tabify=True)[0]
+        for widget in manifest.contributions.widgets or []
+    ]
+    if len(docks) > 1:
+        docks[1].raise_()  # the first calibration step rather than Export
     if screenshot is not None:
         viewer.screenshot(str(screenshot), canvas_only=False)
     else:
