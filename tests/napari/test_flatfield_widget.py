@@ -49,7 +49,11 @@ def test_tile_grid_numbers_in_inverted_n(make_napari_viewer, sample):
     grid.rows_spin.setValue(2)
     grid.cols_spin.setValue(4)
     assert layout.itemAtPosition(1, 3).widget().text() == "8"
-    grid.set_grid_shape((3, 3))
+    viewer.add_image(sample.tiles[:6], name="six", metadata={"grid_shape": (2, 3)})
+    widget.layer_combo.value = viewer.layers["six"]
+    assert grid.grid_shape == (2, 3)
+    widget.layer_combo.value = viewer.layers["tiles"]
+    assert grid.grid_shape == (3, 3)
     grid.button(3).click()
     grid.corners_button.click()
     assert grid.selected() == (1, 3, 7, 9)
@@ -99,9 +103,10 @@ def test_estimate_from_clicked_tiles_and_z_range_then_apply(
     widget.basic_group.expand(animate=False)
     qtbot.wait(200)
     shot = viewer.screenshot(canvas_only=False)
+    assert shot.shape[0] > 500 and shot.shape[1] > 1000
     from skimage.io import imsave
 
-    imsave("/tmp/detcal_flatfield_widget.png", shot)
+    imsave(tmp_path / "flatfield_widget.png", shot)
 
 
 def test_basic_when_nothing_marked_and_load_measured(make_napari_viewer, qtbot, sample, tmp_path):

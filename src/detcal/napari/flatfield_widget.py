@@ -260,10 +260,13 @@ class FlatfieldWidget(QWidget):
         shape = tuple(self._data().shape)
         if len(shape) == 4:
             n_tiles, n_z = shape[:2]
-            try:
-                grid = tile_layout.infer_grid_shape(n_tiles)
-            except ValueError:
-                grid = (n_tiles, 1)
+            try:  # a grid recorded with the layer (e.g. the mosaic sample), else a square
+                grid = tile_layout.check_grid_shape(layer.metadata["grid_shape"], n_tiles)
+            except (KeyError, TypeError, ValueError):
+                try:
+                    grid = tile_layout.infer_grid_shape(n_tiles)
+                except ValueError:
+                    grid = (n_tiles, 1)
             self.tile_grid.set_grid_shape(grid)
             self.tile_grid.setEnabled(True)
             text = f"{n_tiles} tiles x {n_z} planes of {shape[2]} x {shape[3]}"
@@ -287,7 +290,7 @@ class FlatfieldWidget(QWidget):
     # ------------------------------------------------------------------ parameters
 
     def selection(self) -> dict[str, Any]:
-        """The empty-data selection: ``fov_list``, ``z_levels`` and ``grid_shape``."""
+        """Return the empty-data selection: ``fov_list``, ``z_levels``, ``grid_shape``."""
         layer = self.layer_combo.value
         four_d = layer is not None and self._data().ndim == 4
         tiles = self.tile_grid.selected() if four_d else ()
@@ -300,7 +303,7 @@ class FlatfieldWidget(QWidget):
         }
 
     def basic_params(self) -> dict[str, Any]:
-        """BaSiC settings from the collapsible group (0 = chosen by basicpy)."""
+        """Return the BaSiC settings of the collapsible group (0 = chosen by basicpy)."""
         params: dict[str, Any] = {
             "autosegment": self.autosegment.isChecked(),
             "autosegment_margin": self.autosegment_margin.value(),
@@ -429,10 +432,15 @@ class FlatfieldWidget(QWidget):
         except (ValueError, TypeError) as exc:
             self._error(exc)
             return None
-        name = f"{self.layer_combo.value.name} flat-field corrected"
-        layer = add_result(
-            self.viewer, corrected, name=name, params={"scenario": self.scenario}
-        )
+        source = self.layer_combo.value
+        name = f"{source.name} flat-field corrected"
+        layer = add_result(self.viewer, corrected, name=name, params={"scenario": self.scenario})
+        # display range from one middle plane (computing a single plane only)
+        middle = tuple(n // 2 for n in corrected.shape[:-2])
+        plane = np.asarray(corrected[middle])
+        low, high = np.percentile(plane, (0.5, 99.5))
+        if high > low:
+            layer.contrast_limits = (float(low), float(high))
         self.status.setText(f"added '{name}' (computed plane by plane as you browse)")
         return layer
 

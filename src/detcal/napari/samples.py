@@ -61,7 +61,12 @@ def mosaic():
         grid_shape=list(m.grid_shape), empty_tiles=list(m.empty_tiles), empty_z=list(m.empty_z)
     )
     return [
-        (m.tiles, {"name": "mosaic tiles", "metadata": truth}, "image"),
+        # the Flat-field widget reads the tile layout from metadata["grid_shape"]
+        (
+            m.tiles,
+            {"name": "mosaic tiles", "metadata": {"grid_shape": list(m.grid_shape), **truth}},
+            "image",
+        ),
         (m.dark, {"name": "mosaic dark", "visible": False}, "image"),
         (m.flatfield, {"name": "true flatfield", "visible": False}, "image"),
     ]

@@ -70,7 +70,6 @@ class TileGridPicker(QWidget):
         self._grid = QGridLayout()
         self._grid.setSpacing(2)
         layout.addLayout(self._grid)
-        self.setStyleSheet(_CHECKED_STYLE)
         self.rows_spin.setValue(int(grid_shape[0]))
         self.cols_spin.setValue(int(grid_shape[1]))
         self._rebuild()
@@ -94,7 +93,7 @@ class TileGridPicker(QWidget):
         self._rebuild()
 
     def button(self, number: int) -> QPushButton:
-        """The button of tile ``number`` (1-based)."""
+        """Return the button of tile ``number`` (1-based)."""
         return self._buttons[int(number)]
 
     def selected(self) -> tuple[int, ...]:
@@ -125,6 +124,7 @@ class TileGridPicker(QWidget):
                 number = tile_layout.tile_number(row, col, (rows, cols))
                 button = QPushButton(str(number))
                 button.setCheckable(True)
+                button.setStyleSheet(_CHECKED_STYLE)
                 button.setToolTip(f"tile {number}: row {row}, column {col}; pressed = empty")
                 button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
                 button.toggled.connect(self._emit)

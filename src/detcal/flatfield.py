@@ -1,0 +1,740 @@
+"""Flat-field (illumination non-uniformity) estimation and correction.
+
+Three ways to get the flat, in order of preference (:func:`estimate_flatfield` picks the
+first one the arguments allow):
+
+1. ``"measured"``: a measured ``profiles.npz`` (BaSiCPy's ``save_model`` layout), given
+   directly or as ``<models_folder>/<channel>/profiles.npz``;
+2. ``"empty"``: estimated from empty data, whole empty tiles (``fov_list``, 1-based tile
+   numbers in inverted-N order, see :mod:`detcal.tile_layout`) and/or the empty planes below
+   and above the sample (``z_levels``): dark removed, each plane divided by its own level,
+   per-pixel median, planes that disagree with the others rejected, light Gaussian smoothing,
+   normalised to mean 1;
+3. ``"basic"``: a BaSiC model [1]_ fitted by basicpy on a seeded subset of planes
+   (:mod:`detcal.basic_fit`).
+
+:func:`apply_flatfield` corrects lazily: ``(image - darkfield) / flatfield - baseline``.
+
+References
+----------
+.. [1] Peng, T. et al. "A BaSiC tool for background and shading correction of optical
+   microscopy images." Nature Communications 8, 14836 (2017). :doi:`10.1038/ncomms14836`
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+
+from detcal import basic_fit, tile_layout
+
+ProgressCallback = Callable[[int, int], None]
+
+PROFILES_NAME = "profiles.npz"
+SETTINGS_NAME = "settings.json"
+
+
+@dataclass(frozen=True, eq=False)
+class Profiles:
+    """Flat-field profiles, with the keys of BaSiCPy's ``profiles.npz``.
+
+    Parameters
+    ----------
+    flatfield : numpy.ndarray
+        (row, col) multiplicative profile, finite and > 0 (mean 1 when estimated here).
+    darkfield : numpy.ndarray, optional
+        (row, col) additive offset subtracted before dividing by the flat.
+    baseline : numpy.ndarray, optional
+        A scalar (0-d or one value), subtracted after the division; or basicpy's per-plane
+        baseline of the fitted planes, which (like basicpy's ``transform``) is not applied.
+    settings : dict, optional
+        basicpy settings written to ``settings.json``.
+    info : dict, optional
+        How the profiles were made (scenario, planes used, planes rejected); not saved.
+
+    Raises
+    ------
+    ValueError
+        If the flat is not 2-D, not finite or not positive, or the darkfield does not match.
+    """
+
+    flatfield: np.ndarray
+    darkfield: np.ndarray | None = None
+    baseline: np.ndarray | None = None
+    settings: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        flat = np.asarray(self.flatfield, dtype=np.float32)
+        if flat.ndim != 2:
+            raise ValueError(f"flatfield must be a (row, col) image, got shape {flat.shape}")
+        bad = int(np.count_nonzero(~np.isfinite(flat) | (flat <= 0)))
+        if bad:
+            raise ValueError(
+                f"flatfield has {bad} pixels that are zero, negative, NaN or infinite; "
+                "a flat must be finite and > 0 everywhere"
+            )
+        object.__setattr__(self, "flatfield", flat)
+        if self.darkfield is not None:
+            dark = np.asarray(self.darkfield, dtype=np.float32)
+            if dark.shape != flat.shape or not np.all(np.isfinite(dark)):
+                raise ValueError(
+                    f"darkfield must be finite with the flat's shape {flat.shape}, "
+                    f"got shape {dark.shape}"
+                )
+            object.__setattr__(self, "darkfield", dark)
+        if self.baseline is not None:
+            base = np.asarray(self.baseline, dtype=np.float64)
+            if not np.all(np.isfinite(base)):
+                raise ValueError("baseline must be finite")
+            object.__setattr__(self, "baseline", base)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(row, col) shape of the profiles."""
+        return tuple(self.flatfield.shape)
+
+    def scalar_baseline(self) -> float | None:
+        """Return the baseline that :func:`apply_flatfield` subtracts, or None."""
+        if self.baseline is None or self.baseline.size != 1:
+            return None
+        return float(self.baseline.reshape(()))
+
+
+# --------------------------------------------------------------------------- files
+
+
+def check_channel(models_folder: str | os.PathLike, channel: str) -> Path:
+    """Return ``models_folder / channel``, refusing names that escape the folder.
+
+    Parameters
+    ----------
+    models_folder : path
+        Folder holding one sub-folder per channel.
+    channel : str
+        Channel name (a folder name; nested names like ``"488/left"`` are allowed).
+
+    Returns
+    -------
+    pathlib.Path
+        The channel's folder.
+
+    Raises
+    ------
+    ValueError
+        If ``channel`` is empty, absolute, contains ``..`` or resolves outside the folder.
+    """
+    name = str(channel)
+    parts = Path(name).parts
+    if not name.strip() or Path(name).is_absolute() or ".." in parts or name.startswith("~"):
+        raise ValueError(
+            f"channel {name!r} is not a folder name inside the models folder "
+            "(no absolute paths, no '..')"
+        )
+    root = Path(models_folder).resolve()
+    target = (root / name).resolve()
+    if not target.is_relative_to(root):
+        raise ValueError(f"channel {name!r} escapes the models folder {root}")
+    return target
+
+
+def _profiles_file(path: str | os.PathLike, channel: str | None) -> Path:
+    path = Path(path)
+    if channel is not None:
+        if not path.is_dir():
+            raise FileNotFoundError(f"models folder {path} does not exist")
+        path = check_channel(path, channel)
+    if path.is_dir():
+        candidate = path / PROFILES_NAME
+        if not candidate.is_file():
+            channels = sorted(p.parent.name for p in path.glob(f"*/{PROFILES_NAME}"))
+            hint = f"; channels found: {channels}" if channels else ""
+            raise FileNotFoundError(f"no {PROFILES_NAME} in {path}{hint}")
+        return candidate
+    if not path.is_file():
+        raise FileNotFoundError(f"profiles file {path} does not exist")
+    return path
+
+
+def load_profiles(path: str | os.PathLike, *, channel: str | None = None) -> Profiles:
+    """Load flat-field profiles saved by BaSiCPy, napari-basicpy or :func:`save_profiles`.
+
+    Parameters
+    ----------
+    path : path
+        A ``profiles.npz`` file, a model folder holding one, or (with ``channel``) a models
+        folder holding ``<channel>/profiles.npz``.
+    channel : str, optional
+        Channel sub-folder; must stay inside ``path``.
+
+    Returns
+    -------
+    Profiles
+        ``flatfield``; ``darkfield`` (None when all zeros); ``baseline`` (None when empty);
+        ``settings`` from ``settings.json`` next to the file when present.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file or folder does not exist.
+    ValueError
+        If the file has no ``flatfield``, holds objects, or the profiles are invalid.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = save_profiles(Profiles(np.full((4, 4), 1.0)), folder)
+    >>> load_profiles(folder).shape
+    (4, 4)
+    """
+    file = _profiles_file(path, channel)
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files if k in ("flatfield", "darkfield", "baseline")}
+    except ValueError as exc:
+        raise ValueError(f"{file} holds Python objects, refused (allow_pickle=False)") from exc
+    if "flatfield" not in arrays:
+        raise ValueError(f"{file} has no 'flatfield' array (keys: flatfield, darkfield, baseline)")
+    dark = arrays.get("darkfield")
+    if dark is not None and (dark.size == 0 or not np.any(dark)):
+        dark = None
+    baseline = arrays.get("baseline")
+    if baseline is not None and baseline.size == 0:
+        baseline = None
+    settings = None
+    settings_file = file.parent / SETTINGS_NAME
+    if settings_file.is_file():
+        settings = json.loads(settings_file.read_text())
+    return Profiles(arrays["flatfield"], dark, baseline, settings=settings)
+
+
+def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_profiles(profiles: Profiles, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Save profiles in BaSiCPy's model layout: ``profiles.npz`` + ``settings.json``.
+
+    ``BaSiC.load_model(folder)`` loads the result: the settings are basicpy's with numeric
+    smoothness values, an absent darkfield is written as zeros and an absent baseline as an
+    empty array. Each file is written to a temporary sibling and renamed into place.
+
+    Parameters
+    ----------
+    profiles : Profiles
+        What to save.
+    path : path
+        A folder (created if needed), or a file name ending in ``.npz`` (``settings.json`` goes
+        next to it; basicpy only loads files named ``profiles.npz``).
+    overwrite : bool, default False
+        Replace existing files.
+
+    Returns
+    -------
+    pathlib.Path
+        The ``.npz`` file written.
+
+    Raises
+    ------
+    FileExistsError
+        If a file exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> save_profiles(Profiles(np.ones((4, 4))), tempfile.mkdtemp()).name
+    'profiles.npz'
+    """
+    path = Path(path)
+    npz_file = path if path.suffix == ".npz" else path / PROFILES_NAME
+    settings_file = npz_file.parent / SETTINGS_NAME
+    for target in (npz_file, settings_file):
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+    npz_file.parent.mkdir(parents=True, exist_ok=True)
+    flat = profiles.flatfield.astype(np.float64)
+    dark = np.zeros_like(flat) if profiles.darkfield is None else profiles.darkfield
+    base = np.zeros(0) if profiles.baseline is None else profiles.baseline
+    settings = dict(basic_fit.SETTINGS_DEFAULTS)
+    settings.update(profiles.settings or {})
+
+    def write_npz(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                flatfield=flat,
+                darkfield=np.asarray(dark, dtype=np.float64),
+                baseline=np.asarray(base, dtype=np.float64),
+            )
+
+    _atomic_write(npz_file, write_npz)
+    _atomic_write(settings_file, lambda tmp: tmp.write_text(json.dumps(settings, indent=1)))
+    return npz_file
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _as_stack(data: Any) -> tuple[Any, bool]:
+    """View ``data`` as (tile, z, row, col); return it and whether it had a tile axis."""
+    if not isinstance(data, np.ndarray | da.Array):
+        if not all(hasattr(data, a) for a in ("shape", "dtype", "__getitem__")):
+            raise TypeError(f"data must be an array, got {type(data).__name__}")
+        data = da.from_array(data, chunks=(1,) * (len(data.shape) - 2) + tuple(data.shape[-2:]))
+    if data.ndim not in (3, 4):
+        raise ValueError(
+            f"data must be (z, row, col) or (tile, z, row, col), got shape {tuple(data.shape)}"
+        )
+    if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+        raise TypeError(f"data must hold integers or floats, got dtype {data.dtype}")
+    if data.ndim == 3:
+        return data[None], False
+    return data, True
+
+
+def _check_dark(dark: Any, plane_shape: tuple[int, int]) -> np.ndarray | None:
+    """Turn ``dark`` (a level or an image) into a (row, col) float32 image."""
+    if dark is None:
+        return None
+    if np.ndim(dark) == 0:
+        level = float(dark)
+        if not np.isfinite(level):
+            raise ValueError(f"dark level must be finite, got {level}")
+        return np.full(plane_shape, level, dtype=np.float32)
+    image = np.asarray(dark.compute() if isinstance(dark, da.Array) else dark, dtype=np.float32)
+    if image.shape != tuple(plane_shape):
+        raise ValueError(
+            f"dark must be a level or a (row, col) image of shape {tuple(plane_shape)}, "
+            f"got shape {image.shape}"
+        )
+    if not np.all(np.isfinite(image)):
+        raise ValueError("dark has NaN or infinite pixels")
+    return image
+
+
+def _check_z_levels(z_levels: Iterable[int], n_z: int) -> tuple[int, int]:
+    low, high = (int(v) for v in z_levels)
+    if low > high:
+        raise ValueError(f"z_levels ({low}, {high}) are reversed: low must be <= high")
+    if low < 0 or high > n_z - 1:
+        raise ValueError(f"z_levels ({low}, {high}) are outside the stack's planes 0..{n_z - 1}")
+    if low == 0 and high == n_z - 1:
+        raise ValueError(
+            f"z_levels ({low}, {high}) select no plane: planes below low and above high of "
+            f"0..{n_z - 1} are sampled"
+        )
+    return low, high
+
+
+def _empty_planes(
+    n_tiles: int,
+    n_z: int,
+    has_tiles: bool,
+    fov_list: Iterable[int] | None,
+    z_levels: Iterable[int] | None,
+    grid_shape: tuple[int, int] | None,
+) -> list[tuple[int, int]]:
+    """(tile index, z) pairs of the planes declared empty."""
+    if has_tiles:
+        grid = (
+            tile_layout.infer_grid_shape(n_tiles)
+            if grid_shape is None
+            else tile_layout.check_grid_shape(grid_shape, n_tiles)
+        )
+        numbers = (
+            tile_layout.check_fov_list(fov_list, grid)
+            if fov_list is not None
+            else tile_layout.corner_tiles(grid)
+        )
+        tiles = [n - 1 for n in numbers]
+    else:
+        if fov_list is not None:
+            raise ValueError(
+                "fov_list needs (tile, z, row, col) data; got a single (z, row, col) field"
+            )
+        tiles = [0]
+    if z_levels is None:
+        zs = list(range(n_z))
+    else:
+        low, high = _check_z_levels(z_levels, n_z)
+        zs = list(range(low)) + list(range(high + 1, n_z))
+    return [(t, z) for t in tiles for z in zs]
+
+
+def _read_planes(
+    stack: Any,
+    pairs: list[tuple[int, int]],
+    transform: Callable[[np.ndarray], np.ndarray],
+    out: np.ndarray,
+    progress: ProgressCallback | None,
+    total: int,
+) -> None:
+    """Read the planes ``pairs`` of ``stack`` into ``out``, a few at a time."""
+    batch = 8
+    for start in range(0, len(pairs), batch):
+        chunk = pairs[start : start + batch]
+        if isinstance(stack, da.Array):
+            planes = da.stack([stack[t, z] for t, z in chunk]).compute()
+        else:
+            planes = np.stack([stack[t, z] for t, z in chunk])
+        for i, plane in enumerate(planes):
+            out[start + i] = transform(plane)
+        if progress is not None:
+            progress(start + len(chunk), total)
+
+
+# --------------------------------------------------------------------------- estimation
+
+
+def _robust_spread(values: np.ndarray) -> tuple[float, float]:
+    centre = float(np.median(values))
+    return centre, 1.4826 * float(np.median(np.abs(values - centre)))
+
+
+def _median_flat(planes: np.ndarray, keep: np.ndarray, dark, levels) -> np.ndarray:
+    """Per-pixel median of (plane - dark) / level over the kept planes, in row bands."""
+    n, rows, cols = planes.shape
+    chosen = np.flatnonzero(keep)
+    saturation = np.iinfo(planes.dtype).max if planes.dtype.kind in "ui" else None
+    band = max(1, int(2**24 // max(1, len(chosen) * cols)))
+    flat = np.empty((rows, cols), dtype=np.float32)
+    for r0 in range(0, rows, band):
+        block = planes[chosen, r0 : r0 + band].astype(np.float32)
+        saturated = block >= saturation if saturation is not None else None
+        if dark is not None:
+            block -= dark[r0 : r0 + band]
+        block /= levels[chosen, None, None]
+        if saturated is not None and saturated.any():
+            block[saturated] = np.nan
+            flat[r0 : r0 + band] = np.nanmedian(block, axis=0)
+        else:
+            flat[r0 : r0 + band] = np.median(block, axis=0)
+    return flat
+
+
+def empty_data_flat(
+    planes: np.ndarray,
+    *,
+    dark: np.ndarray | None = None,
+    smooth_sigma: float = 1.0,
+    reject: float = 5.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Robust flat from planes that should contain no sample.
+
+    Each plane is divided by its own level (median over pixels, dark removed), so plane-to-plane
+    changes of the illumination do not matter. A first per-pixel median gives a provisional
+    flat; planes whose mean absolute deviation from it is an outlier among the planes (sample,
+    debris or saturation in an "empty" plane) are rejected, and the median is taken again over
+    the rest. Saturated pixels (the integer dtype's maximum) are ignored pixel by pixel. The
+    result is smoothed with a Gaussian of ``smooth_sigma`` pixels and divided by its mean.
+
+    Parameters
+    ----------
+    planes : numpy.ndarray
+        (plane, row, col) raw planes (any real dtype).
+    dark : numpy.ndarray, optional
+        (row, col) dark image to remove first.
+    smooth_sigma : float, default 1.0
+        Gaussian smoothing in pixels (0 for none).
+    reject : float, default 5.0
+        A plane is rejected when its deviation exceeds the median deviation by ``reject``
+        robust standard deviations (and by at least 25 %).
+
+    Returns
+    -------
+    flat : numpy.ndarray of float32
+        (row, col) flat, mean 1.
+    kept : numpy.ndarray of bool
+        (plane,) True for the planes used.
+
+    Raises
+    ------
+    ValueError
+        If the planes have no signal above the dark.
+    """
+    from scipy import ndimage
+
+    n, rows, cols = planes.shape
+    step = max(1, int(np.sqrt(rows * cols / 4096)))
+    sub = planes[:, ::step, ::step].astype(np.float32)
+    sub_dark = None if dark is None else dark[::step, ::step]
+    if sub_dark is not None:
+        sub -= sub_dark
+    levels = np.median(sub.reshape(n, -1), axis=1)
+    if np.any(levels <= 0):
+        raise ValueError(
+            f"{int(np.sum(levels <= 0))} of the {n} sampled planes have no signal above the "
+            "dark (median <= 0); check dark and the empty-data selection"
+        )
+    keep = np.ones(n, dtype=bool)
+    if n >= 3:
+        provisional = _median_flat(planes, keep, dark, levels)[::step, ::step]
+        deviation = np.mean(np.abs(sub / levels[:, None, None] / provisional - 1), axis=(1, 2))
+        centre, spread = _robust_spread(deviation)
+        keep = deviation <= centre + max(reject * spread, 0.25 * centre)
+    flat = _median_flat(planes, keep, dark, levels)
+    if smooth_sigma > 0:
+        flat = ndimage.gaussian_filter(flat, float(smooth_sigma), mode="nearest")
+    return (flat / flat.mean()).astype(np.float32), keep
+
+
+def _estimate_empty(
+    stack, pairs, dark, n_samples, seed, smooth_sigma, baseline_percentile, progress
+):
+    chosen = [pairs[i] for i in basic_fit.choose_planes(len(pairs), n_samples, seed)]
+    plane_shape = tuple(stack.shape[-2:])
+    planes = np.empty((len(chosen), *plane_shape), dtype=stack.dtype)
+    _read_planes(stack, chosen, lambda p: p, planes, progress, len(chosen) + 1)
+    flat, kept = empty_data_flat(planes, dark=dark, smooth_sigma=smooth_sigma)
+    baseline = None
+    if baseline_percentile is not None:
+        corrected = planes[kept, ::4, ::4].astype(np.float32)
+        if dark is not None:
+            corrected -= dark[::4, ::4]
+        corrected /= flat[::4, ::4]
+        baseline = np.asarray(np.percentile(corrected, float(baseline_percentile)))
+    if progress is not None:
+        progress(len(chosen) + 1, len(chosen) + 1)
+    info = {
+        "scenario": "empty",
+        "planes": [(int(t) + 1, int(z)) for t, z in chosen],
+        "rejected": [(int(t) + 1, int(z)) for (t, z), k in zip(chosen, kept, strict=True) if not k],
+    }
+    return Profiles(flat, dark, baseline, info=info)
+
+
+def _estimate_basic(stack, dark, basic_params, n_samples, seed, progress):
+    params = basic_fit.check_basic_params(basic_params)
+    basic_fit.import_basic()
+    n_tiles, n_z = stack.shape[:2]
+    indices = basic_fit.choose_planes(n_tiles * n_z, n_samples, seed)
+    chosen = [(int(i) // n_z, int(i) % n_z) for i in indices]
+    size = int(params["working_size"])
+    plane_shape = tuple(stack.shape[-2:])
+
+    def shrink(plane: np.ndarray) -> np.ndarray:
+        plane = plane.astype(np.float32)
+        if dark is not None:
+            plane -= dark
+        return basic_fit.shrink(plane, size)
+
+    planes = np.empty((len(chosen), size, size), dtype=np.float32)
+    _read_planes(stack, chosen, shrink, planes, progress, len(chosen) + 1)
+    flat, basic_dark, baseline, settings = basic_fit.fit_basic(planes, plane_shape, params)
+    if progress is not None:
+        progress(len(chosen) + 1, len(chosen) + 1)
+    darkfield = None
+    if params["get_darkfield"]:
+        darkfield = basic_dark if dark is None else basic_dark + dark
+    elif dark is not None:
+        darkfield = dark
+    info = {"scenario": "basic", "planes": [(t + 1, z) for t, z in chosen]}
+    return Profiles(flat, darkfield, baseline, settings=settings, info=info)
+
+
+def estimate_flatfield(
+    data: Any,
+    *,
+    dark: Any = None,
+    models_folder: str | os.PathLike | None = None,
+    channel: str | None = None,
+    fov_list: Iterable[int] | None = None,
+    z_levels: tuple[int, int] | None = None,
+    grid_shape: tuple[int, int] | None = None,
+    basic_params: Mapping[str, Any] | None = None,
+    n_samples: int | None = 100,
+    seed: int | None = 0,
+    smooth_sigma: float = 1.0,
+    baseline_percentile: float | None = None,
+    progress: ProgressCallback | None = None,
+) -> tuple[Profiles, str]:
+    """Get the flat-field profiles of ``data`` from the best source the arguments allow.
+
+    Only the planes needed are read: a dask input is indexed plane by plane before computing.
+
+    Parameters
+    ----------
+    data : numpy.ndarray or dask.array.Array
+        (tile, z, row, col) tiles in acquisition order (inverted N), or one (z, row, col) field.
+    dark : float or array-like, optional
+        Dark level or (row, col) dark image, removed before estimating; it becomes the
+        profiles' darkfield (replacing a measured one).
+    models_folder : path, optional
+        Scenario ``"measured"``: a ``profiles.npz``, a model folder, or (with ``channel``) a
+        folder of ``<channel>/profiles.npz``.
+    channel : str, optional
+        Channel sub-folder of ``models_folder``.
+    fov_list : iterable of int, optional
+        Scenario ``"empty"``: 1-based numbers of wholly empty tiles.
+    z_levels : (int, int), optional
+        Scenario ``"empty"``: planes below ``low`` and above ``high`` are empty; with no
+        ``fov_list`` the four corner tiles are sampled.
+    grid_shape : (int, int), optional
+        (rows, cols) of the tile grid; default: square.
+    basic_params : mapping, optional
+        Scenario ``"basic"`` settings (:data:`detcal.basic_fit.BASIC_DEFAULTS`: autosegment,
+        autosegment_margin, epsilon, get_darkfield, max_workers, smoothness_flatfield,
+        smoothness_darkfield, working_size; other basicpy settings pass through).
+    n_samples : int or None, default 100
+        Planes sampled (seeded random subset) for scenarios ``"empty"`` and ``"basic"``;
+        None uses them all.
+    seed : int or None, default 0
+        Seed of the subset.
+    smooth_sigma : float, default 1.0
+        Gaussian smoothing (pixels) of the empty-data flat.
+    baseline_percentile : float, optional
+        Scenario ``"empty"``: store this percentile of the corrected empty planes as the
+        baseline (subtracted by :func:`apply_flatfield`); None stores no baseline.
+    progress : callable, optional
+        ``progress(done, total)`` as planes are read; may raise to cancel.
+
+    Returns
+    -------
+    profiles : Profiles
+        The profiles; ``profiles.info`` tells which planes were used or rejected.
+    scenario : {"measured", "empty", "basic"}
+        Which source was used.
+
+    Raises
+    ------
+    ValueError
+        On bad shapes, a FOV outside the grid, reversed or out-of-range z-levels, an empty
+        selection, or planes with no signal.
+    FileNotFoundError
+        If the measured profiles do not exist.
+    ImportError
+        If BaSiC is needed and basicpy is not installed.
+
+    References
+    ----------
+    .. [1] Peng, T. et al. Nature Communications 8, 14836 (2017). :doi:`10.1038/ncomms14836`
+
+    Examples
+    --------
+    >>> from detcal.sample_data.mosaic import make_mosaic
+    >>> sample = make_mosaic(n_z=12, empty_z=(2, 9), tile_shape=(32, 32))
+    >>> profiles, scenario = estimate_flatfield(sample.tiles, dark=sample.dark, z_levels=(2, 9))
+    >>> scenario
+    'empty'
+    """
+    stack, has_tiles = _as_stack(data)
+    plane_shape = tuple(int(s) for s in stack.shape[-2:])
+    dark_image = _check_dark(dark, plane_shape)
+    if models_folder is not None:
+        profiles = load_profiles(models_folder, channel=channel)
+        if profiles.shape != plane_shape:
+            raise ValueError(
+                f"measured profiles have shape {profiles.shape} but the data planes are "
+                f"{plane_shape}"
+            )
+        if dark_image is not None:
+            profiles = Profiles(
+                profiles.flatfield, dark_image, profiles.baseline, settings=profiles.settings
+            )
+        profiles.info["scenario"] = "measured"
+        return profiles, "measured"
+    if channel is not None:
+        raise ValueError("channel needs models_folder")
+    n_tiles, n_z = int(stack.shape[0]), int(stack.shape[1])
+    if fov_list is not None or z_levels is not None:
+        pairs = _empty_planes(n_tiles, n_z, has_tiles, fov_list, z_levels, grid_shape)
+        profiles = _estimate_empty(
+            stack, pairs, dark_image, n_samples, seed, smooth_sigma, baseline_percentile, progress
+        )
+        return profiles, "empty"
+    if grid_shape is not None and has_tiles:
+        tile_layout.check_grid_shape(grid_shape, n_tiles)
+    return _estimate_basic(stack, dark_image, basic_params, n_samples, seed, progress), "basic"
+
+
+# --------------------------------------------------------------------------- correction
+
+
+def _correct_block(block, flat, dark=None, *, baseline=None, out_dtype=None):
+    out = block.astype(np.float32)
+    if dark is not None:
+        out -= dark
+    out /= flat
+    if baseline is not None:
+        out -= np.float32(baseline)
+    if out_dtype is None:
+        return out
+    if np.issubdtype(out_dtype, np.integer):
+        info = np.iinfo(out_dtype)
+        np.rint(out, out=out)
+        np.clip(out, info.min, info.max, out=out)
+    return out.astype(out_dtype)
+
+
+def apply_flatfield(
+    image: Any, profiles: Profiles | str | os.PathLike, *, keep_dtype: bool = False
+) -> Any:
+    """Correct images: ``(image - darkfield) / flatfield - baseline``, lazily for dask.
+
+    Parameters
+    ----------
+    image : numpy.ndarray or dask.array.Array
+        (..., row, col) images.
+    profiles : Profiles or path
+        Profiles, or a path given to :func:`load_profiles`.
+    keep_dtype : bool, default False
+        Round and clip the result back to the input's dtype instead of returning float32.
+
+    Returns
+    -------
+    numpy.ndarray or dask.array.Array
+        Corrected images, same kind and shape as ``image``.
+
+    Raises
+    ------
+    ValueError
+        If the profiles' shape does not match the images' last two axes.
+    TypeError
+        If ``image`` is not numeric.
+
+    Examples
+    --------
+    >>> flat = np.array([[0.5, 1.5]])
+    >>> apply_flatfield(np.array([[10, 30]]), Profiles(flat)).tolist()
+    [[20.0, 20.0]]
+    """
+    if not isinstance(profiles, Profiles):
+        profiles = load_profiles(profiles)
+    if not isinstance(image, np.ndarray | da.Array):
+        image = np.asarray(image)
+    if image.dtype.kind not in "uif":
+        raise TypeError(f"image must hold integers or floats, got dtype {image.dtype}")
+    if image.ndim < 2 or tuple(image.shape[-2:]) != profiles.shape:
+        raise ValueError(
+            f"image of shape {tuple(image.shape)} does not end with the profiles' shape "
+            f"{profiles.shape}"
+        )
+    options = {
+        "baseline": profiles.scalar_baseline(),
+        "out_dtype": image.dtype if keep_dtype else None,
+    }
+    out_dtype = image.dtype if keep_dtype else np.dtype(np.float32)
+    if isinstance(image, np.ndarray):
+        return _correct_block(image, profiles.flatfield, profiles.darkfield, **options)
+    chunks = image.chunks[-2:]
+    arrays = [da.from_array(profiles.flatfield, chunks=chunks)]
+    if profiles.darkfield is not None:
+        arrays.append(da.from_array(profiles.darkfield, chunks=chunks))
+    meta = np.empty((0,) * image.ndim, dtype=out_dtype)
+    return da.map_blocks(_correct_block, image, *arrays, dtype=out_dtype, meta=meta, **options)

@@ -1,0 +1,184 @@
+"""Tile numbering of a mosaic acquired in "inverted N" order.
+
+mesoSPIM-style mosaics are acquired column by column: tile 1 is the top-left field, the
+numbers go down the first column, then continue at the top of the next column. Tile numbers
+are 1-based, grid positions are 0-based ``(row, col)`` and ``grid_shape`` is
+``(n_rows, n_cols)``.
+
+Examples
+--------
+>>> tile_position(4, (3, 3))
+(0, 1)
+>>> corner_tiles((3, 3))
+(1, 3, 7, 9)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+
+def check_grid_shape(grid_shape: Iterable[int], n_tiles: int | None = None) -> tuple[int, int]:
+    """Validate a grid shape, optionally against the number of tiles.
+
+    Parameters
+    ----------
+    grid_shape : pair of int
+        ``(n_rows, n_cols)``, both at least 1.
+    n_tiles : int, optional
+        Number of tiles in the data; must equal ``n_rows * n_cols``.
+
+    Returns
+    -------
+    tuple of int
+        ``(n_rows, n_cols)``.
+
+    Raises
+    ------
+    ValueError
+        If the shape is not two positive integers or does not hold ``n_tiles`` tiles.
+    """
+    shape = tuple(int(v) for v in grid_shape)
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"grid_shape must be two positive integers (rows, cols), got {shape}")
+    if n_tiles is not None and shape[0] * shape[1] != n_tiles:
+        raise ValueError(
+            f"grid_shape {shape} holds {shape[0] * shape[1]} tiles but the data has {n_tiles}"
+        )
+    return shape
+
+
+def infer_grid_shape(n_tiles: int) -> tuple[int, int]:
+    """Guess the grid of ``n_tiles`` tiles: a square when it is a perfect square.
+
+    Parameters
+    ----------
+    n_tiles : int
+        Number of tiles.
+
+    Returns
+    -------
+    tuple of int
+        ``(n, n)`` with ``n * n == n_tiles``; a single tile gives ``(1, 1)``.
+
+    Raises
+    ------
+    ValueError
+        If ``n_tiles`` is not a perfect square (pass ``grid_shape`` then).
+    """
+    side = math.isqrt(int(n_tiles))
+    if side * side != n_tiles or side < 1:
+        raise ValueError(
+            f"cannot guess the tile grid of {n_tiles} tiles; pass grid_shape=(rows, cols)"
+        )
+    return side, side
+
+
+def tile_position(number: int, grid_shape: tuple[int, int]) -> tuple[int, int]:
+    """Grid position ``(row, col)`` of a 1-based tile number.
+
+    Parameters
+    ----------
+    number : int
+        Tile number, 1 to ``n_rows * n_cols``.
+    grid_shape : pair of int
+        ``(n_rows, n_cols)``.
+
+    Returns
+    -------
+    tuple of int
+        0-based ``(row, col)``.
+
+    Raises
+    ------
+    ValueError
+        If ``number`` is outside the grid.
+    """
+    n_rows, n_cols = check_grid_shape(grid_shape)
+    if not 1 <= int(number) <= n_rows * n_cols:
+        raise ValueError(
+            f"tile number {number} is outside the {n_rows}x{n_cols} grid "
+            f"(valid: 1 to {n_rows * n_cols})"
+        )
+    index = int(number) - 1
+    return index % n_rows, index // n_rows
+
+
+def tile_number(row: int, col: int, grid_shape: tuple[int, int]) -> int:
+    """1-based tile number of the grid position ``(row, col)``.
+
+    Parameters
+    ----------
+    row, col : int
+        0-based grid position.
+    grid_shape : pair of int
+        ``(n_rows, n_cols)``.
+
+    Returns
+    -------
+    int
+        Tile number in acquisition order.
+
+    Raises
+    ------
+    ValueError
+        If the position is outside the grid.
+    """
+    n_rows, n_cols = check_grid_shape(grid_shape)
+    if not (0 <= row < n_rows and 0 <= col < n_cols):
+        raise ValueError(f"grid position ({row}, {col}) is outside the {n_rows}x{n_cols} grid")
+    return int(col) * n_rows + int(row) + 1
+
+
+def corner_tiles(grid_shape: tuple[int, int]) -> tuple[int, ...]:
+    """Tile numbers of the grid's corners, in increasing order, without repeats.
+
+    Parameters
+    ----------
+    grid_shape : pair of int
+        ``(n_rows, n_cols)``.
+
+    Returns
+    -------
+    tuple of int
+        The four corners (fewer for a single row or column).
+    """
+    n_rows, n_cols = check_grid_shape(grid_shape)
+    corners = {
+        tile_number(r, c, (n_rows, n_cols)) for r in (0, n_rows - 1) for c in (0, n_cols - 1)
+    }
+    return tuple(sorted(corners))
+
+
+def check_fov_list(fov_list: Iterable[int], grid_shape: tuple[int, int]) -> tuple[int, ...]:
+    """Validate 1-based tile numbers against a grid.
+
+    Parameters
+    ----------
+    fov_list : iterable of int
+        Tile numbers; duplicates are dropped.
+    grid_shape : pair of int
+        ``(n_rows, n_cols)``.
+
+    Returns
+    -------
+    tuple of int
+        Sorted unique tile numbers.
+
+    Raises
+    ------
+    ValueError
+        If the list is empty or a number is outside the grid.
+    """
+    numbers = sorted({int(v) for v in fov_list})
+    if not numbers:
+        raise ValueError("fov_list is empty: give at least one 1-based tile number")
+    n_rows, n_cols = check_grid_shape(grid_shape)
+    outside = [n for n in numbers if not 1 <= n <= n_rows * n_cols]
+    if outside:
+        raise ValueError(
+            f"fov_list has tile numbers {outside} outside the {n_rows}x{n_cols} grid "
+            f"(valid: 1 to {n_rows * n_cols}, 1-based, inverted-N order)"
+        )
+    return tuple(numbers)
