@@ -90,7 +90,7 @@ def test_find_centre_slice_and_sweep(opened, scan, qtbot):
     viewer.dims.set_current_step(0, 0)
     assert widget.sweep_label.text() == f"centre sweep: {centers[0]:.2f}"
     viewer.dims.set_current_step(0, 3)
-    assert viewer.text_overlay.text == f"centre sweep: {centers[3]:.2f}"
+    assert viewer.canvas.overlays.text.text == f"centre sweep: {centers[3]:.2f}"
 
 
 def test_volume_lazy_and_to_zarr(opened, scan, qtbot, tmp_path):
@@ -112,6 +112,9 @@ def test_volume_lazy_and_to_zarr(opened, scan, qtbot, tmp_path):
     qtbot.waitUntil(lambda: not widget.cancel_button.isEnabled(), timeout=10000)
     widget.update_sinogram(2)
     widget.slice_button.click()
+    viewer.layers["reconstruction"].visible = False
+    viewer.window._qt_window.resize(1500, 950)
+    viewer.reset_view()
     shot = viewer.screenshot(canvas_only=False)
     assert shot.shape[0] > 200
     import imageio.v3 as iio
@@ -128,3 +131,47 @@ def test_bad_input_shows_an_error(make_napari_viewer, tmp_path):
     assert widget.status.text().startswith("error")
     assert not widget.find_button.isEnabled()
     assert "projections" not in viewer.layers
+
+
+def test_sample_layers_and_cancel(make_napari_viewer, qtbot, tmp_path, monkeypatch):
+    import time
+
+    import detcal.napari.tomo_widget as module
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-detcal", "tomo_180")
+    _, widget = viewer.window.add_plugin_dock_widget(
+        plugin_name="napari-detcal", widget_name="Tomography"
+    )
+    proj = viewer.layers["tomo 180 projections"]
+    truth = proj.metadata["detcal"]["truth"]["center"]
+    widget._refresh_layers()  # what showing the dock does (the test window stays hidden)
+    widget.proj_combo.value = proj
+    assert widget.flat_combo.value is viewer.layers["tomo 180 flats"]
+    assert widget.dark_combo.value is viewer.layers["tomo 180 darks"]
+    widget.use_layers_button.click()
+    assert widget.find_button.isEnabled()
+    widget.center_method.setCurrentText("pc")
+    widget.find_button.click()
+    qtbot.waitUntil(lambda: widget.center_label.text().startswith("found"), timeout=60000)
+    assert abs(widget.center_spin.value() - truth) < 0.5
+    # a slow save, cancelled: nothing is left behind
+    real = module.write_reconstruction
+
+    def slow(*args, progress, **kwargs):
+        def report(done, total):
+            time.sleep(0.05)
+            progress(done, total)
+
+        return real(*args, progress=report, **kwargs)
+
+    monkeypatch.setattr(module, "write_reconstruction", slow)
+    out = tmp_path / "rec.zarr"
+    widget.save_edit.value = out
+    widget.save_button.click()
+    qtbot.waitUntil(widget.cancel_button.isEnabled, timeout=10000)
+    widget.cancel_button.click()
+    qtbot.waitUntil(lambda: widget.status.text().startswith("cancelled"), timeout=60000)
+    # the save stops at its next progress report and removes its temporary files
+    qtbot.waitUntil(lambda: list(tmp_path.iterdir()) == [], timeout=30000)
+    assert not out.exists() and not sidecar_path(out).exists()

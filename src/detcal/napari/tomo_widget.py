@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import FileEdit
+from magicgui.widgets import FileEdit, create_widget
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,6 +26,7 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -38,11 +40,12 @@ from detcal.tomo.options import CENTER_METHODS, FILTERS, ROTATIONS, ReconOptions
 from detcal.tomo.pipeline import (
     PreparedScan,
     TomoDataset,
+    dataset_from_arrays,
     find_scan_center,
     open_dataset,
     prepare,
-    reconstruct_dataset,
     reconstruct_volume,
+    write_reconstruction,
 )
 from detcal.tomo.recon import recon
 
@@ -92,9 +95,17 @@ class TomographyWidget(QWidget):
         self.dataset: TomoDataset | None = None
         self.worker = None
         self._cache: dict[Any, np.ndarray] = {}
-        self._sinogram_row: int | None = None
         self._sweep_centers: np.ndarray | None = None
-        layout = QVBoxLayout(self)
+        self._projections = "projections"  # name of the projections layer in use
+        # the controls scroll, so the dock fits small screens
+        content = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(content)
 
         # -- open -------------------------------------------------------------------------
         self.file_edit = FileEdit(mode="r", filter="*.h5 *.hdf5 *.zarr")
@@ -103,6 +114,17 @@ class TomographyWidget(QWidget):
         row.addWidget(self.file_edit.native, 1)
         row.addWidget(self.open_button)
         layout.addLayout(row)
+        layers_box = QGroupBox("or use layers (e.g. File > Open Sample)")
+        form = QFormLayout(layers_box)
+        self.proj_combo = create_widget(annotation="napari.layers.Image", label="projections")
+        self.flat_combo = create_widget(annotation="napari.layers.Image", label="flats")
+        self.dark_combo = create_widget(annotation="napari.layers.Image", label="darks")
+        form.addRow("projections", self.proj_combo.native)
+        form.addRow("flats", self.flat_combo.native)
+        form.addRow("darks", self.dark_combo.native)
+        self.use_layers_button = QPushButton("Use layers")
+        form.addRow(self.use_layers_button)
+        layout.addWidget(layers_box)
         self.info_label = QLabel("no scan open")
         self.info_label.setWordWrap(True)
         layout.addWidget(self.info_label)
@@ -239,8 +261,15 @@ class TomographyWidget(QWidget):
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         layout.addStretch(1)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        bar = scroll.verticalScrollBar().sizeHint().width()
+        scroll.setMinimumWidth(content.minimumSizeHint().width() + bar + 4)
 
         self.open_button.clicked.connect(lambda: self.open_file())
+        self.use_layers_button.clicked.connect(lambda: self.use_layers())
+        self.proj_combo.changed.connect(self._pair_layers)
+        self.viewer.layers.events.inserted.connect(self._refresh_layers)
+        self.viewer.layers.events.removed.connect(self._refresh_layers)
         self.normalise_button.clicked.connect(lambda: self.normalise())
         self.prepare_button.clicked.connect(lambda: self.show_prepared())
         self.find_button.clicked.connect(lambda: self.find_centre())
@@ -254,6 +283,26 @@ class TomographyWidget(QWidget):
         self._set_enabled(False)
 
     # -- state ----------------------------------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Refresh the layer lists once the widget sits in the viewer."""
+        super().showEvent(event)
+        self._refresh_layers()
+
+    def _refresh_layers(self, *_args) -> None:
+        for combo in (self.proj_combo, self.flat_combo, self.dark_combo):
+            combo.reset_choices()
+        self._pair_layers()
+
+    def _pair_layers(self, *_args) -> None:
+        """Pick "<name> flats" and "<name> darks" for a "<name> projections" layer."""
+        layer = self.proj_combo.value
+        if layer is None or not layer.name.endswith("projections"):
+            return
+        stem = layer.name[: -len("projections")]
+        for combo, kind in ((self.flat_combo, "flats"), (self.dark_combo, "darks")):
+            if stem + kind in self.viewer.layers:
+                combo.value = self.viewer.layers[stem + kind]
+
     def _set_enabled(self, on: bool) -> None:
         for button in (
             self.normalise_button,
@@ -342,24 +391,53 @@ class TomographyWidget(QWidget):
         except (OSError, ValueError, KeyError) as exc:
             self._error(exc)
             return
-        self.dataset = dataset
-        self._cache.clear()
         meta = {"theta": dataset.theta.tolist(), "path": str(path)}
         add_result(self.viewer, dataset.projections, name="projections", params=meta)
         for name in ("flats", "darks"):
             ref = getattr(dataset, name)
             if ref is not None:
                 add_result(self.viewer, ref, name=name, params={"path": str(path)}, visible=False)
+        self._use(dataset, "projections", path.name)
+
+    def use_layers(self) -> None:
+        """Use the projections, flats and darks layers chosen in the layer boxes.
+
+        The angles (radians) come from the projections layer's ``metadata["theta"]`` (napari
+        sample data) or ``metadata["detcal"]["params"]["theta"]`` (a scan opened here).
+        """
+        layers = [c.value for c in (self.proj_combo, self.flat_combo, self.dark_combo)]
+        if any(layer is None for layer in layers):
+            self._error(ValueError("choose the projections, flats and darks layers"))
+            return
+        proj, flats, darks = layers
+        meta = proj.metadata
+        theta = meta.get("theta", meta.get("detcal", {}).get("params", {}).get("theta"))
+        if theta is None:
+            self._error(ValueError(f"layer {proj.name!r} has no angles (metadata 'theta')"))
+            return
+        try:
+            dataset = dataset_from_arrays(proj.data, flats.data, darks.data, theta)
+        except ValueError as exc:
+            self._error(exc)
+            return
+        self._use(dataset, proj.name, f"layer {proj.name!r}")
+
+    def _use(self, dataset: TomoDataset, layer_name: str, label: str) -> None:
+        """Make ``dataset`` the scan worked on, shown by the layer ``layer_name``."""
+        self.dataset = dataset
+        self._projections = layer_name
+        self._cache.clear()
         n_angles, n_rows, n_cols = dataset.projections.shape
         self.row_spin.setRange(0, n_rows - 1)
         self.row_spin.setValue(n_rows // 2)
         self.center_spin.setMaximum(2 * n_cols)
         span = np.degrees(np.ptp(dataset.theta)) if n_angles > 1 else 0.0
         self.info_label.setText(
-            f"{path.name}: {n_angles} angles ({span:.1f} deg) x {n_rows} rows x {n_cols} columns"
+            f"{label}: {n_angles} angles ({span:.1f} deg) x {n_rows} rows x {n_cols} columns"
         )
         self._set_enabled(True)
-        self.viewer.layers.selection.active = self.viewer.layers["projections"]
+        self.viewer.layers.selection.active = self.viewer.layers[layer_name]
+        self.viewer.reset_view()
         self.status.setText("opened")
 
     def normalise(self):
@@ -395,7 +473,7 @@ class TomographyWidget(QWidget):
     # -- sinogram under the cursor ----------------------------------------------------------
     def _row_axis(self) -> int | None:
         """World axis of the projections' row axis, or None without projections."""
-        if "projections" not in self.viewer.layers:
+        if self._projections not in self.viewer.layers:
             return None
         return self.viewer.dims.ndim - 2
 
@@ -405,7 +483,7 @@ class TomographyWidget(QWidget):
         axis = self._row_axis()
         if axis is None or axis not in self.viewer.dims.displayed:
             return
-        layer = self.viewer.layers["projections"]
+        layer = self.viewer.layers[self._projections]
         data_pos = layer.world_to_data(self.viewer.cursor.position)
         row = int(np.floor(data_pos[-2] + 0.5))
         col = data_pos[-1]
@@ -444,10 +522,8 @@ class TomographyWidget(QWidget):
         except ValueError as exc:
             self._error(exc)
             return None
-        self._sinogram_row = row
         n_cols = self.dataset.projections.shape[2]
-        layer = add_result(
-            self.viewer,
+        layer = self._show(
             sino,
             name="sinogram",
             params={"row": row},
@@ -501,8 +577,8 @@ class TomographyWidget(QWidget):
         index = int(np.clip(self.viewer.dims.current_step[axis], 0, centers.size - 1))
         text = f"centre sweep: {centers[index]:.2f}"
         self.sweep_label.setText(text)
-        self.viewer.text_overlay.text = text
-        self.viewer.text_overlay.visible = True
+        self.viewer.canvas.overlays.text.text = text
+        self.viewer.canvas.overlays.text.visible = True
 
     def centre_sweep(self):
         """Reconstruct the current row for centres around the centre box, as a stack.
@@ -535,8 +611,7 @@ class TomographyWidget(QWidget):
             self._error(exc)
             return None
         self._sweep_centers = centers
-        layer = add_result(
-            self.viewer,
+        layer = self._show(
             stack,
             name="centre sweep",
             params={"row": row, "centers": centers.tolist()},
@@ -545,6 +620,20 @@ class TomographyWidget(QWidget):
         axis = self.viewer.dims.ndim - 3
         self.viewer.dims.set_current_step(axis, int(np.argmin(np.abs(centers - mid))))
         self._label_sweep()
+        return layer
+
+    def _show(self, data, *, name: str, params: dict, row: int | None = None, **kwargs):
+        """Add or refresh a result layer; frame everything when the layer is new.
+
+        ``row`` moves the first slider there (for volumes whose first axis is the row).
+        """
+        new = name not in self.viewer.layers
+        layer = add_result(self.viewer, data, name=name, params=params, **kwargs)
+        if row is not None and layer.data.ndim == 3:
+            axis = self.viewer.dims.ndim - 3
+            self.viewer.dims.set_current_step(axis, min(row, layer.data.shape[0] - 1))
+        if new:
+            self.viewer.reset_view()
         return layer
 
     def _slice_offset(self) -> float:
@@ -579,14 +668,15 @@ class TomographyWidget(QWidget):
                 prepared.theta,
                 center=center,
                 filter_name=options.filter_name,
+                filter_par=options.filter_par,
+                pad=options.pad,
                 circ_mask=options.circ_mask,
             )[0]
         except ValueError as exc:
             self._error(exc)
             return None
         self.status.setText(f"row {row} reconstructed with centre {center:.2f}")
-        return add_result(
-            self.viewer,
+        return self._show(
             image,
             name="slice",
             params={"row": row, "center": center, "filter_name": options.filter_name},
@@ -612,11 +702,11 @@ class TomographyWidget(QWidget):
             return None
         self.status.setText(f"lazy volume {volume.shape} with centre {center:.2f}")
         params = options.replace(center=center).to_dict()
-        return add_result(
-            self.viewer,
+        return self._show(
             volume,
             name="reconstruction",
             params=params,
+            row=self.row_spin.value(),
             translate=(0, 0, self._slice_offset()),
             contrast_limits=self._limits(prepared, center, options),
         )
@@ -625,7 +715,13 @@ class TomographyWidget(QWidget):
         """Contrast limits from the middle row (a lazy layer would otherwise compute all)."""
         mid = prepared.tomo.shape[1] // 2
         sino = np.asarray(prepared.tomo[:, mid : mid + 1].compute())
-        image = recon(sino, prepared.theta, center=center, filter_name=options.filter_name)
+        image = recon(
+            sino,
+            prepared.theta,
+            center=center,
+            filter_name=options.filter_name,
+            filter_par=options.filter_par,
+        )
         lo, hi = np.percentile(image, [0.5, 99.5])
         return (float(lo), float(hi) if hi > lo else float(lo) + 1.0)
 
@@ -644,35 +740,39 @@ class TomographyWidget(QWidget):
         napari.qt.threading.GeneratorWorker or None
             The worker; on return the saved volume is added as a layer.
         """
-        if self.dataset is None or self.dataset.path is None:
-            self._error(ValueError("open a scan first"))
-            return None
         out = Path(path) if path is not None else Path(self.save_edit.value)
         options = self.options()
+        try:
+            prepared = self._prepared(options)
+        except ValueError as exc:
+            self._error(exc)
+            return None
         self.status.setText(f"reconstructing to {out.name}...")
 
         def done(result: Path) -> None:
             from detcal.io import open_array
 
             self.status.setText(f"saved {result}")
-            add_result(
-                self.viewer,
+            self._show(
                 open_array(result),
                 name=result.name,
                 params={"path": str(result)},
+                row=self.row_spin.value(),
                 translate=(0, 0, self._slice_offset()),
             )
 
         self.worker = run_step(
-            reconstruct_dataset,
-            self.dataset.path,
+            write_reconstruction,
+            prepared,
             out,
             options=options,
             overwrite=self.overwrite.isChecked(),
+            source=self.dataset,
             desc="Reconstruct volume",
             on_returned=done,
             on_errored=self._error,
             cancel_button=self.cancel_button,
             start=start,
         )
+        self.worker.aborted.connect(lambda: self.status.setText("cancelled: nothing written"))
         return self.worker
