@@ -1,0 +1,477 @@
+"""Per-pixel detector response: fit gains from a beam sweep, correct images with them.
+
+The method of detectorcal (Croton et al. 2019). A beam sweep is a (z, row, col) stack in which
+each pixel sees a range of intensities. With the dark removed, ``m = volume - dark``, each plane
+is Gaussian-smoothed (sigma 50 px by default) to estimate the intensity a perfect detector
+would have read, ``s``; pixel by pixel, the gain is the least-squares slope through the origin
+of ``s`` against ``m`` over the planes where ``s > cutoff``::
+
+    gain = sum(m * s) / sum(m * m)
+
+(no further normalisation: these are detectorcal's coefficients, so a detectorcal coefficient
+file can be used here and the other way round). ``correct_image`` multiplies ``image - dark``
+by the gains and, given a flat, divides by the smoothed dark-corrected flat.
+
+The fit streams: each block of whole planes is smoothed and reduced to seven per-pixel sums, so
+a dask (e.g. Zarr-backed) sweep larger than memory is fitted in one pass of bounded memory.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import dask.array as da
+import numpy as np
+
+from detcal.gaussian import gaussian_smooth
+from detcal.progress import dask_progress
+
+DEFAULT_CUTOFF = 300.0
+"""detectorcal's default cutoff on the smoothed, dark-corrected counts."""
+
+_BATCH_BYTES = 32 * 2**20  # float32 bytes of sweep planes processed together
+_WORKERS = min(2, os.cpu_count() or 1)  # threads for the per-pixel sums of numpy input
+_CONSTANT_VARIANCE = 1e-6  # relative variance below which a pixel's readings are constant
+# indices of the per-pixel sums produced for every block of planes
+_N, _M, _MM, _MS, _S, _SS, _BAD = range(7)
+_NSUMS = 7
+
+
+@dataclass(frozen=True)
+class FitQuality:
+    """How well the straight line through the origin fits each pixel.
+
+    Attributes
+    ----------
+    residual_rms : numpy.ndarray
+        (row, col) float32 root-mean-square of ``s - gain * m`` over the planes used, in the
+        units of the smoothed counts; NaN where the gain is undefined.
+    r_squared : numpy.ndarray
+        (row, col) float32 coefficient of determination ``1 - RSS / sum((s - mean(s))^2)``
+        (can be negative when a line through the origin fits worse than a constant); NaN where
+        the gain is undefined or the smoothed values do not vary.
+    n_points : numpy.ndarray
+        (row, col) int32 number of planes used (smoothed value above the cutoff).
+    n_undefined : int
+        Number of pixels whose gain is undefined (set to NaN).
+    """
+
+    residual_rms: np.ndarray
+    r_squared: np.ndarray
+    n_points: np.ndarray
+    n_undefined: int
+
+
+def fit_response(
+    volume,
+    *,
+    dark=None,
+    sigma: float = 50.0,
+    cutoff: float | None = None,
+    return_quality: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """Fit per-pixel gains from a beam sweep (detectorcal's method, in one streaming pass).
+
+    For every pixel, the gain is the least-squares slope through the origin of the
+    Gaussian-smoothed sweep ``s`` against the measured sweep ``m`` (both dark-corrected), over
+    the planes where ``s > cutoff``: ``gain = sum(m * s) / sum(m * m)``. Multiply
+    ``image - dark`` by the gains to correct an image (:func:`correct_image`).
+
+    Parameters
+    ----------
+    volume : numpy.ndarray or dask.array.Array
+        (z, row, col) sweep, z >= 2, any real dtype (uint16 counts are read as float32). A dask
+        array is reduced block by block (blocks of whole planes) and never loaded whole; the
+        gains are computed in that single pass with the current dask scheduler.
+    dark : array-like or float, optional
+        (row, col) dark image, or one dark level, subtracted from every plane.
+    sigma : float, default 50.0
+        Standard deviation in pixels of the Gaussian that estimates the true intensity (it
+        must remove the pixel-to-pixel variation); smoothing is that of
+        ``scipy.ndimage.gaussian_filter(mode="nearest", truncate=4)``.
+    cutoff : float, optional
+        Planes where the smoothed, dark-corrected value is at or below this are left out of a
+        pixel's fit (outside the linear range). Default: detectorcal's 300 counts.
+    return_quality : bool, default False
+        Also return a :class:`FitQuality` (residual r.m.s., R^2, points used, undefined count)
+        from the same pass.
+    progress : callable, optional
+        ``progress(done, total)``: planes done for numpy input, dask tasks done for dask input
+        (local schedulers). It may raise (e.g. :class:`detcal.progress.StepCancelled`) to stop.
+
+    Returns
+    -------
+    gains : numpy.ndarray
+        (row, col) float32. NaN where the gain is undefined: no plane above the cutoff, a pixel
+        reading zero throughout, or readings that do not change (relative variance below 1e-6:
+        a stuck pixel); their count is warned about and given in ``FitQuality.n_undefined``.
+    quality : FitQuality
+        Only with ``return_quality=True``.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes (not 3-D, fewer than 2 planes, ``dark`` not (row, col)), non-positive
+        ``sigma``, a non-finite ``cutoff`` or ``dark``, or NaN/inf in ``volume`` (found while
+        streaming; nothing is returned).
+    TypeError
+        If ``volume`` or ``dark`` is not of a real numeric dtype.
+
+    Warns
+    -----
+    RuntimeWarning
+        When some gains are undefined.
+
+    References
+    ----------
+    Croton, L. C., Ruben, G., Morgan, K. S., Paganin, D. M. & Kitchen, M. J. (2019). Ring
+    artifact suppression in X-ray computed tomography using a simple, pixel-wise response
+    correction. Optics Express 27(10), 14231-14245. :doi:`10.1364/OE.27.014231`
+
+    Examples
+    --------
+    >>> from detcal.sample_data.sweep import make_sweep
+    >>> sample = make_sweep(shape=(8, 64, 64))
+    >>> gains, quality = fit_response(sample.volume, dark=sample.dark, return_quality=True)
+    >>> gains.shape, quality.n_undefined
+    ((64, 64), 0)
+    """
+    _check_volume(volume)
+    nz, rows, cols = volume.shape
+    dark = _check_plane(dark, "dark", (rows, cols), allow_scalar=True)
+    if dark is not None:
+        dark = dark.astype(np.float32)
+    sigma = _positive(sigma, "sigma")
+    cutoff = DEFAULT_CUTOFF if cutoff is None else _finite(cutoff, "cutoff")
+    batch = max(1, _BATCH_BYTES // (4 * rows * cols))
+    if isinstance(volume, da.Array):
+        sums = _dask_sums(volume, dark, sigma, cutoff, batch, progress)
+    else:
+        sums = _numpy_sums(volume, dark, sigma, cutoff, batch, progress)
+    bad = int(sums[_BAD].sum())
+    if bad:
+        raise ValueError(f"volume: contains {bad} NaN or infinite values; expected finite data")
+    gains, quality = _solve(sums)
+    if quality.n_undefined:
+        warnings.warn(
+            f"{quality.n_undefined} of {rows * cols} pixels have an undefined gain (no plane "
+            f"above the cutoff {cutoff:g}, or constant readings); set to NaN",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return (gains, quality) if return_quality else gains
+
+
+def correct_image(image, coefficients, *, dark=None, flat=None, sigma=None, smooth_sigma=50.0):
+    """Correct images with per-pixel gains, optionally flat-fielding with a smoothed flat.
+
+    ``out = (image - dark) * coefficients``; with ``flat``, divided by the Gaussian-smoothed
+    dark-corrected flat ``S = smooth(flat - dark)``. With ``sigma`` as well, only the
+    residuals ``R = S - (flat - dark) * coefficients`` larger than ``sigma`` standard
+    deviations of ``R`` (dust, changes since the sweep) are removed: the divisor is ``S - R``
+    where ``|R| >= sigma * std(R)`` and ``S`` elsewhere.
+
+    Unlike detectorcal, the dark is removed from the flat before smoothing (detectorcal
+    smooths the raw flat), and ``smooth_sigma`` is honoured on every path.
+
+    Parameters
+    ----------
+    image : numpy.ndarray or dask.array.Array
+        (row, col) or (z, row, col), any real dtype.
+    coefficients : array-like
+        (row, col) gains from :func:`fit_response` (or detectorcal). NaN gains give NaN pixels.
+    dark : array-like or float, optional
+        (row, col) dark image, or one dark level.
+    flat : array-like, optional
+        (row, col) flat (mean of the flat exposures, dark included).
+    sigma : float, optional
+        Residual threshold in standard deviations (needs ``flat``); None divides by the
+        smoothed flat everywhere.
+    smooth_sigma : float, default 50.0
+        Gaussian sigma in pixels for smoothing the flat; use the fit's ``sigma``.
+
+    Returns
+    -------
+    numpy.ndarray or dask.array.Array
+        Corrected image, same shape; float64 for float64 input, float32 otherwise (integer
+        input never overflows). A dask input gives a lazy dask output, chunk for chunk. Pixels
+        whose flat divisor is not positive are NaN (with a warning).
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, NaN/inf in ``dark`` or ``flat``, inf in ``coefficients``,
+        ``sigma`` without ``flat``, non-positive ``sigma`` or ``smooth_sigma``.
+    TypeError
+        If an input is not of a real numeric dtype.
+
+    Warns
+    -----
+    RuntimeWarning
+        When the flat divisor is not positive at some pixels.
+
+    References
+    ----------
+    Croton, L. C., Ruben, G., Morgan, K. S., Paganin, D. M. & Kitchen, M. J. (2019). Ring
+    artifact suppression in X-ray computed tomography using a simple, pixel-wise response
+    correction. Optics Express 27(10), 14231-14245. :doi:`10.1364/OE.27.014231`
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.full((2, 4, 4), 110, dtype=np.uint16)
+    >>> out = correct_image(image, np.full((4, 4), 0.5), dark=10.0)
+    >>> out.dtype.name, float(out[0, 0, 0])
+    ('float32', 50.0)
+    """
+    ndim = getattr(image, "ndim", None)
+    if ndim not in (2, 3):
+        raise ValueError(f"image: expected a (row, col) or (z, row, col) array, got ndim={ndim}")
+    _real_dtype(image, "image")
+    plane = tuple(image.shape[-2:])
+    coeffs = _check_plane(coefficients, "coefficients", plane, allow_nan=True)
+    if np.isinf(coeffs).any():
+        raise ValueError("coefficients: contains infinite values; expected finite gains or NaN")
+    dark = _check_plane(dark, "dark", plane, allow_scalar=True)
+    flat = _check_plane(flat, "flat", plane)
+    smooth_sigma = _positive(smooth_sigma, "smooth_sigma")
+    if sigma is not None:
+        sigma = _positive(sigma, "sigma")
+        if flat is None:
+            raise ValueError("sigma: the residual correction needs a flat; pass flat=...")
+    dtype = np.dtype(np.float64 if image.dtype == np.float64 else np.float32)
+    scale = _scale(coeffs, dark, flat, sigma, smooth_sigma).astype(dtype)
+    offset = None if dark is None else dark.astype(dtype)
+    if isinstance(image, da.Array):
+        chunks = image.chunks[-2:]
+        scale_d = da.from_array(scale, chunks=chunks)
+        args = [image, scale_d]
+        if offset is not None:
+            args.append(da.from_array(offset, chunks=chunks))
+        return da.map_blocks(_apply, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype))
+    return _apply(np.asarray(image), scale, offset)
+
+
+def _apply(block: np.ndarray, scale: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+    """Return ``(block - offset) * scale`` in ``scale``'s dtype."""
+    out = block.astype(scale.dtype, copy=True)
+    if offset is not None:
+        out -= offset
+    out *= scale
+    return out
+
+
+def _scale(coeffs, dark, flat, sigma, smooth_sigma) -> np.ndarray:
+    """Per-pixel multiplier: the gains, divided by the (residual-corrected) smoothed flat."""
+    if flat is None:
+        return coeffs
+    flat = flat.astype(np.float64) - (0.0 if dark is None else dark)
+    smoothed = gaussian_smooth(flat, smooth_sigma)
+    divisor = smoothed
+    if sigma is not None:
+        residual = smoothed - flat * coeffs
+        with np.errstate(invalid="ignore"):
+            large = np.abs(residual) >= sigma * np.nanstd(residual)
+        divisor = np.where(large, smoothed - residual, smoothed)
+    with np.errstate(invalid="ignore"):
+        unusable = ~(divisor > 0)
+    if unusable.any():
+        warnings.warn(
+            f"{int(unusable.sum())} pixels have a non-positive dark-corrected flat; they are "
+            "set to NaN",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(unusable, np.nan, coeffs / divisor)
+
+
+def _numpy_sums(volume, dark, sigma, cutoff, batch, progress) -> np.ndarray:
+    """Per-pixel sums over all planes of a numpy sweep, ``batch`` planes at a time."""
+    nz, rows, cols = volume.shape
+    sums = np.zeros((_NSUMS, rows, cols))
+    if progress is not None:
+        progress(0, nz)
+    for start in range(0, nz, batch):
+        stop = min(start + batch, nz)
+        part = _block_sums(volume[start:stop], dark, sigma, cutoff, _WORKERS)[0]
+        bad = int(part[_BAD].sum())
+        if bad:
+            raise ValueError(
+                f"volume: planes {start}-{stop - 1} contain {bad} NaN or infinite values; "
+                "expected finite data"
+            )
+        sums += part
+        if progress is not None:
+            progress(stop, nz)
+    return sums
+
+
+def _dask_sums(volume, dark, sigma, cutoff, batch, progress) -> np.ndarray:
+    """Per-pixel sums of a dask sweep: blocks of whole planes, summed with a small fan-in."""
+    planes = volume.rechunk({0: batch, 1: -1, 2: -1})
+    dark_arg = (None, None) if dark is None else (da.from_array(dark, chunks=-1), "rc")
+    parts = da.blockwise(
+        _block_sums,
+        "zkrc",
+        planes,
+        "zrc",
+        *dark_arg,
+        sigma,
+        None,
+        cutoff,
+        None,
+        new_axes={"k": _NSUMS},
+        adjust_chunks={"z": 1},
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0, 0)),
+    )
+    # a tree of in-place additions (no concatenation of partial sums): memory stays a few
+    # blocks and partials whatever the number of planes
+    total = da.reduction(
+        parts,
+        chunk=_keep,
+        combine=_add,
+        aggregate=_add,
+        axis=0,
+        keepdims=False,
+        concatenate=False,
+        split_every=2,
+        dtype=np.float64,
+        meta=np.empty((0, 0, 0)),
+    )
+    with dask_progress(progress):
+        return np.asarray(total.compute())
+
+
+def _keep(block: np.ndarray, axis=None, keepdims=None) -> np.ndarray:
+    """Chunk step of the reduction: a block's partial sums as they are."""
+    return block
+
+
+def _add(blocks, axis=None, keepdims=True) -> np.ndarray:
+    """Sum a list of (1, 7, row, col) partial sums (drop the block axis unless keepdims)."""
+    blocks = blocks if isinstance(blocks, list) else [blocks]
+    total = np.array(blocks[0], dtype=np.float64)
+    for block in blocks[1:]:
+        total += block
+    return total if keepdims else total[0]
+
+
+def _block_sums(block, dark, sigma: float, cutoff: float, workers: int = 1) -> np.ndarray:
+    """Return the (1, 7, row, col) per-pixel sums of one block of whole planes.
+
+    After the smoothing, the per-pixel sums run on ``workers`` bands of rows in threads.
+    """
+    m = np.array(block, dtype=np.float32)
+    if dark is not None:
+        m -= dark
+    sums = np.zeros((1, _NSUMS) + m.shape[1:])
+    if not np.isfinite(m.sum(axis=(1, 2))).all():  # cheap test; count only when needed
+        sums[0, _BAD] = np.count_nonzero(~np.isfinite(m), axis=0)
+        return sums
+    s = gaussian_smooth(m, sigma)
+    edges = np.linspace(0, m.shape[1], max(1, min(workers, m.shape[1])) + 1).astype(int)
+    bands = [np.s_[:, a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+    def band_sums(band) -> None:
+        _masked_sums(m[band], s[band], cutoff, sums[0][band])
+
+    if len(bands) == 1:
+        band_sums(bands[0])
+    else:
+        with ThreadPoolExecutor(len(bands)) as pool:
+            list(pool.map(band_sums, bands))
+    return sums
+
+
+def _masked_sums(m: np.ndarray, s: np.ndarray, cutoff: float, out: np.ndarray) -> None:
+    """Fill ``out[:_BAD]`` with the sums over planes where ``s > cutoff`` (m, s overwritten)."""
+    used = s > cutoff
+    m *= used
+    s *= used
+    out[_N] = np.count_nonzero(used, axis=0)
+    for index, operands in ((_M, (m,)), (_S, (s,)), (_MM, (m, m)), (_MS, (m, s)), (_SS, (s, s))):
+        subscripts = ",".join(["zij"] * len(operands)) + "->ij"
+        out[index] = np.einsum(subscripts, *operands, dtype=np.float64)
+
+
+def _solve(sums: np.ndarray) -> tuple[np.ndarray, FitQuality]:
+    """Gains and fit quality from the per-pixel sums."""
+    n = sums[_N]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gains = sums[_MS] / sums[_MM]
+        mean_m = sums[_M] / n
+        var_m = sums[_MM] / n - mean_m**2
+        constant = (n >= 2) & (var_m <= _CONSTANT_VARIANCE * mean_m**2)
+        undefined = (n == 0) | ~(sums[_MM] > 0) | constant
+        gains[undefined] = np.nan
+        rss = np.maximum(sums[_SS] - gains * sums[_MS], 0.0)
+        rms = np.sqrt(rss / n)
+        spread = sums[_SS] - sums[_S] ** 2 / n
+        r_squared = np.where(spread > 0, 1.0 - rss / spread, np.nan)
+    r_squared[undefined] = np.nan
+    quality = FitQuality(
+        residual_rms=rms.astype(np.float32),
+        r_squared=r_squared.astype(np.float32),
+        n_points=n.astype(np.int32),
+        n_undefined=int(undefined.sum()),
+    )
+    return gains.astype(np.float32), quality
+
+
+def _check_volume(volume) -> None:
+    ndim = getattr(volume, "ndim", None)
+    if ndim != 3:
+        raise ValueError(f"volume: expected a (z, row, col) sweep, got ndim={ndim}")
+    if volume.shape[0] < 2:
+        raise ValueError(f"volume: expected at least 2 planes, got shape {tuple(volume.shape)}")
+    _real_dtype(volume, "volume")
+
+
+def _real_dtype(array, name: str) -> None:
+    dtype = np.dtype(array.dtype)
+    if dtype.kind not in "uif":
+        raise TypeError(f"{name}: expected a real numeric dtype, got {dtype}")
+
+
+def _check_plane(value, name: str, plane: tuple, *, allow_scalar=False, allow_nan=False):
+    """Return ``value`` as a float64 (row, col) array (or None), after checking it."""
+    if value is None:
+        return None
+    if allow_scalar and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return np.full(plane, _finite(value, name), dtype=np.float64)
+    array = np.asarray(value)
+    _real_dtype(array, name)
+    if array.shape != plane:
+        expected = f"(row, col) = {plane}" + (" or a number" if allow_scalar else "")
+        raise ValueError(f"{name}: expected shape {expected}, got {array.shape}")
+    array = array.astype(np.float64)
+    if not allow_nan:
+        bad = int(np.count_nonzero(~np.isfinite(array)))
+        if bad:
+            raise ValueError(f"{name}: contains {bad} NaN or infinite values")
+    return array
+
+
+def _finite(value, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a number, got {value!r}") from None
+    if not np.isfinite(number):
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    return number
+
+
+def _positive(value, name: str) -> float:
+    number = _finite(value, name)
+    if number <= 0:
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+    return number
