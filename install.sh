@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Install napari-detcal and everything it needs into ./.venv (idempotent).
 #   bash install.sh          the library, the napari plugin (PyQt6) and BaSiCPy
-#   bash install.sh --test   the same plus the test tools and Xvfb (system packages, as root)
-#   bash install.sh --bench  the same plus the peer tools the benchmarks compare against
+#   bash install.sh --test   the same plus the test tools, Xvfb (system packages, as root), the
+#                            peer tools the parity tests compare against, and fabio (EDF)
+#   bash install.sh --bench  the library plus the peer tools the benchmarks compare against
 set -euo pipefail
 cd "$(dirname "$0")"
 extras="napari,basic"
 want_xvfb=0
 for arg in "$@"; do
   case "$arg" in
-    --test) extras="$extras,test"; want_xvfb=1 ;;
+    --test) extras="$extras,test,bench,edf"; want_xvfb=1 ;;
     --bench) extras="$extras,bench" ;;
     *) echo "install.sh: unknown option $arg (expected --test or --bench)" >&2; exit 2 ;;
   esac
