@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ import dask.array as da
 import numpy as np
 
 from detcal import basic_fit, tile_layout
+from detcal.io import atomic_output
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -217,17 +217,6 @@ def load_profiles(path: str | os.PathLike, *, channel: str | None = None) -> Pro
     return Profiles(arrays["flatfield"], dark, baseline, settings=settings)
 
 
-def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_profiles(profiles: Profiles, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Save profiles in BaSiCPy's model layout: ``profiles.npz`` + ``settings.json``.
 
@@ -274,17 +263,15 @@ def save_profiles(profiles: Profiles, path: str | os.PathLike, *, overwrite: boo
     settings = dict(basic_fit.SETTINGS_DEFAULTS)
     settings.update(profiles.settings or {})
 
-    def write_npz(tmp: Path) -> None:
-        with open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                flatfield=flat,
-                darkfield=np.asarray(dark, dtype=np.float64),
-                baseline=np.asarray(base, dtype=np.float64),
-            )
-
-    _atomic_write(npz_file, write_npz)
-    _atomic_write(settings_file, lambda tmp: tmp.write_text(json.dumps(settings, indent=1)))
+    with atomic_output(npz_file) as tmp, open(tmp, "wb") as handle:
+        np.savez(
+            handle,
+            flatfield=flat,
+            darkfield=np.asarray(dark, dtype=np.float64),
+            baseline=np.asarray(base, dtype=np.float64),
+        )
+    with atomic_output(settings_file) as tmp:
+        tmp.write_text(json.dumps(settings, indent=1))
     return npz_file
 
 

@@ -13,10 +13,12 @@ The format back-ends live in the private modules ``_io_zarr``, ``_io_hdf5``, ``_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -361,6 +363,42 @@ def _move_into_place(tmp: Path, path: Path) -> None:
     _remove(old)
 
 
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+    """Give a temporary sibling of ``path`` to write to; rename it into place on success.
+
+    On an exception (including a cancel) the temporary file or folder is removed and ``path``
+    is left as it was. An existing ``path`` is replaced only once the new one is complete.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The final destination (a file or a folder such as a ``.zarr``).
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary path to write.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "notes.txt"
+    >>> with atomic_output(target) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path).expanduser()
+    tmp = path.with_name(f".{path.name}.detcal-tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        yield tmp
+        _move_into_place(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
 def save_array(
     data: Any,
     path: str | os.PathLike,
@@ -445,14 +483,9 @@ def save_array(
         raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
-    tmp = path.with_name(f".{path.name}.detcal-tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        options = {"pyramid": pyramid} if fmt == "zarr" else {}
+    options = {"pyramid": pyramid} if fmt == "zarr" else {}
+    with atomic_output(path) as tmp:
         _BACKENDS[fmt].write(
             array, tmp, key=key, attrs=attrs, labels=labels, progress=progress, **options
         )
-        _move_into_place(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
     return path

@@ -8,12 +8,12 @@ import json
 import os
 import pkgutil
 import sys
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 from detcal import demos
 from detcal.demos.report import Finding, format_table
+from detcal.io import atomic_output
 
 
 def register(subparsers) -> None:
@@ -75,15 +75,11 @@ def run_headless(output: Path) -> list[Finding]:
         print(f"running {module.__name__.rsplit('.', 1)[-1]} ...", file=sys.stderr, flush=True)
         findings.extend(module.run(output))
     table = format_table(findings)
-    _write_text(output / "report.txt", table + "\n")
-    _write_text(output / "findings.json", json.dumps([asdict(f) for f in findings], indent=2))
+    with atomic_output(output / "report.txt") as tmp:
+        tmp.write_text(table + "\n")
+    with atomic_output(output / "findings.json") as tmp:
+        tmp.write_text(json.dumps([asdict(f) for f in findings], indent=2))
     return findings
-
-
-def _write_text(path: Path, text: str) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-        f.write(text)
-    os.replace(f.name, path)
 
 
 def _run(args: argparse.Namespace) -> int:

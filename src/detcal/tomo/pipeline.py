@@ -22,7 +22,7 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from detcal.io import list_keys, open_array, save_array
+from detcal.io import atomic_output, list_keys, open_array, save_array
 from detcal.progress import ProgressCallback
 from detcal.tomo import prep
 from detcal.tomo.center import center_sweep, find_center
@@ -679,31 +679,6 @@ def sidecar_path(output_path: str | os.PathLike) -> Path:
     return output.with_name(output.name + ".json")
 
 
-def write_json_atomic(text: str, path: Path) -> Path:
-    """Write text to a temporary sibling, then rename it into place.
-
-    Parameters
-    ----------
-    text : str
-        File content.
-    path : pathlib.Path
-        Destination.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-    """
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
 def reconstruct_dataset(
     input_path: str | os.PathLike,
     output_path: str | os.PathLike,
@@ -849,7 +824,8 @@ def write_reconstruction(
             run["input"] = str(Path(source.path).resolve())
     attrs = {"tomo_options": opts.to_dict(), "run": run}
     save_array(volume, output, overwrite=overwrite, progress=progress, attrs=attrs)
-    write_json_atomic(opts.to_json(run), sidecar_path(output))
+    with atomic_output(sidecar_path(output)) as tmp:
+        tmp.write_text(opts.to_json(run), encoding="utf-8")
     return output
 
 
@@ -973,5 +949,6 @@ def sweep_dataset(
         "row": prepared.first_row + index,
         "centers": centers.tolist(),
     }
-    write_json_atomic(opts.to_json(run), sidecar_path(output))
+    with atomic_output(sidecar_path(output)) as tmp:
+        tmp.write_text(opts.to_json(run), encoding="utf-8")
     return output
