@@ -3,9 +3,12 @@
 Inputs: the analytic ellipse phantom's exact sinograms (``make_tomography``, no noise), so each
 side's relative RMS error inside the object is measured against the true phantom. Each side is
 timed over all its slices (imports and JIT compilation done beforehand, untimed); the note
-gives seconds per slice and the error. The peers' output
-orientation can differ from ours; their error is taken over the flips/transposes of their slice
-and the best one is reported.
+gives seconds per slice and the error. In the algotom and ASTRA cases our time includes
+building the reconstructor for the geometry (one call on the whole stack); the TomoPy case
+times the steady state (reconstructor already made, as when a volume is reconstructed slab
+after slab), best of three calls on each side. The peers' output orientation can differ from
+ours; their error is taken over the flips/transposes of their slice and the best one is
+reported.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import time
 import numpy as np
 from harness import Case, work_dir
 
-SIZES = {"quick": (256, 360, 2), "full": (2048, 1500, 4)}
+SIZES = {"quick": (256, 360, 2), "full": (2048, 1500, 8)}
+REPEATS = 3
 
 
 def _setup(size: str):
@@ -101,6 +105,28 @@ def _ours(filter_name: str):
     return run
 
 
+def _best_of(func, inputs) -> str:
+    """Run ``func(inputs) -> slices`` ``REPEATS`` times; note the fastest run."""
+    best = None
+    for _ in range(REPEATS):
+        start, cpu = time.perf_counter(), _cpu()
+        rec = func(inputs)
+        run = (time.perf_counter() - start, _cpu() - cpu)
+        best = run if best is None or run[0] < best[0] else best
+    return f"best of {REPEATS}: " + _note(rec, inputs, *best)
+
+
+def _ours_steady(inputs) -> str:
+    from detcal.tomo.recon import recon
+
+    def run(inputs):
+        return recon(
+            inputs["tomo"], inputs["theta"], center=float(inputs["center"]), filter_name="shepp"
+        )
+
+    return _best_of(run, inputs)
+
+
 def _algotom(inputs) -> str:
     from algotom.rec.reconstruction import fbp_reconstruction
 
@@ -134,16 +160,18 @@ def _astra(inputs) -> str:
 def _tomopy(inputs) -> str:
     import tomopy
 
-    start, cpu = time.perf_counter(), _cpu()
-    rec = tomopy.recon(
-        inputs["tomo"],
-        inputs["theta"],
-        center=float(inputs["center"]),
-        algorithm="gridrec",
-        filter_name="shepp",
-        ncore=2,
-    )
-    return _note(np.asarray(rec), inputs, time.perf_counter() - start, _cpu() - cpu)
+    def run(inputs):
+        rec = tomopy.recon(
+            inputs["tomo"],
+            inputs["theta"],
+            center=float(inputs["center"]),
+            algorithm="gridrec",
+            filter_name="shepp",
+            ncore=2,
+        )
+        return np.asarray(rec)
+
+    return _best_of(run, inputs)
 
 
 def _center_ours(inputs) -> str:
@@ -189,9 +217,9 @@ def cases(size: str) -> list[Case]:
             "astra",
         ),
         Case(
-            f"tomo recon shepp vs tomopy gridrec ({label})",
+            f"tomo recon shepp, steady state, vs tomopy gridrec ({label})",
             setup,
-            _ours("shepp"),
+            _ours_steady,
             "tomopy gridrec",
             _tomopy,
             "tomopy",

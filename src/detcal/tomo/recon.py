@@ -132,21 +132,21 @@ def _recon_block(
     progress: Callable[[int, int], None] | None,
 ) -> np.ndarray:
     """Reconstruct a (row, angle, col) numpy block into (row, N, N) float32."""
-    sino = np.array(block, dtype=np.float32, order="C")
-    bad = ~np.isfinite(sino)
-    if bad.any():
-        sino[bad] = 0.0
-    n_cols = sino.shape[-1]
-    if backend == "tomopy":
-        out = _recon_tomopy(sino, theta, centers, algorithm, filter_name, filter_par, ncore)
-    elif backend == "astra":
-        out = _recon_astra(sino, theta, centers)
+    n_cols = block.shape[-1]
+    if backend in ("tomopy", "astra"):
+        sino = np.array(block, dtype=np.float32, order="C")
+        sino[~np.isfinite(sino)] = 0.0
+        if backend == "tomopy":
+            out = _recon_tomopy(sino, theta, centers, algorithm, filter_name, filter_par, ncore)
+        else:
+            out = _recon_astra(sino, theta, centers)
     else:
+        # the back-projector reads the (possibly strided) block as it is and zeroes NaN/inf
         projector = cached_backprojector(
             theta, n_cols, n_cols, eps=eps, nthreads=ncore, extent=extent
         )
         out = projector.reconstruct(
-            sino,
+            block,
             centers,
             filter_name=filter_name,
             filter_par=filter_par,
@@ -267,7 +267,8 @@ def recon(
         "auto" and "gridding" use this project's reconstructor; "tomopy" and "astra" need
         those packages installed.
     ncore : int or None
-        Threads (None: all CPUs).
+        Threads (None: all CPUs); the gridding back-end reconstructs that many pairs of
+        slices at once, one thread each.
     eps : float
         Relative precision of the non-uniform FFT (gridding back-end).
     chunk_rows : int or None
