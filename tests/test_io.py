@@ -205,20 +205,26 @@ def test_zarr_v2_and_v3_arrays_and_group_paths(tmp_path):
     assert float(io.open_array(tmp_path / "g.zarr", key="dark").mean().compute()) == 1.5
 
 
+def _mean_2x2_half_up(a):
+    rows, cols = a.shape[-2] // 2, a.shape[-1] // 2
+    sums = a[..., : rows * 2, : cols * 2].astype(np.int64).reshape(-1, rows, 2, cols, 2)
+    return ((sums.sum(axis=(2, 4)) + 2) // 4).reshape(a.shape[:-2] + (rows, cols))
+
+
 def test_ome_zarr_pyramid_is_the_2x2_mean(tmp_path):
     data = _data("uint16", (2, 2100, 1030))
     out = io.save_array(da.from_array(data, chunks=(1, 700, 515)), tmp_path / "p.zarr")
     levels = io.open_levels(out)
     assert [lv.shape for lv in levels] == [(2, 2100, 1030), (2, 1050, 515), (2, 525, 257)]
-    expect1 = np.rint(data.reshape(2, 1050, 2, 515, 2).mean(axis=(2, 4))).astype(np.uint16)
+    # integers: the exact 2x2 mean rounded half up; level 1 is odd, its last column trimmed
+    expect1 = _mean_2x2_half_up(data).astype(np.uint16)
     np.testing.assert_array_equal(levels[1].compute(), expect1)
-    half = data[:, : 1050 * 2, : 514 * 2]  # level 1 is odd: its last column is trimmed
-    expect2 = np.rint(
-        np.rint(half.reshape(2, 1050, 2, 514, 2).mean(axis=(2, 4)))
-        .reshape(2, 525, 2, 257, 2)
-        .mean(axis=(2, 4))
-    ).astype(np.uint16)
+    expect2 = _mean_2x2_half_up(expect1).astype(np.uint16)
     np.testing.assert_array_equal(levels[2].compute(), expect2)
+    floats = io.open_levels(io.save_array(data.astype(np.float32), tmp_path / "f.zarr"))
+    np.testing.assert_allclose(
+        floats[1].compute(), data.reshape(2, 1050, 2, 515, 2).mean(axis=(2, 4)), rtol=1e-6
+    )
     np.testing.assert_array_equal(io.open_array(out, key="1").compute(), expect1)
     np.testing.assert_array_equal(io.open_array(out).compute(), data)
 

@@ -150,14 +150,25 @@ def _halve(level: da.Array, labels: bool, dtype: np.dtype) -> da.Array:
 
 
 def _mean_2x2(block: np.ndarray, accumulator, out_dtype) -> np.ndarray:
-    """Mean of each 2x2 pixel group of a block with even rows and columns."""
+    """Mean of each 2x2 pixel group of a block with even rows and columns.
+
+    Integers of up to 16 bits are summed exactly in 32-bit integers and rounded half up;
+    other types are averaged in ``accumulator``.
+    """
+    small_int = np.issubdtype(block.dtype, np.integer) and block.dtype.itemsize <= 2
+    if small_int:
+        accumulator = np.int32 if np.issubdtype(block.dtype, np.signedinteger) else np.uint32
     out = block[..., 0::2, 0::2].astype(accumulator)
     out += block[..., 1::2, 0::2]
     out += block[..., 0::2, 1::2]
     out += block[..., 1::2, 1::2]
-    out *= 0.25
-    if np.issubdtype(out_dtype, np.integer):
-        np.rint(out, out=out)
+    if small_int:
+        out += 2
+        out >>= 2
+    else:
+        out *= 0.25
+        if np.issubdtype(out_dtype, np.integer):
+            np.rint(out, out=out)
     return out.astype(out_dtype, copy=False)
 
 
