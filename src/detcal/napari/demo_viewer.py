@@ -41,8 +41,8 @@ def open_demo_viewer(*, screenshot: Path | None = None) -> napari.Viewer:
         viewer.reset_view()
         low, high = first.extent.world[:, -2:]
         world_low, world_high = viewer.layers.extent.world[:, -2:]
-        viewer.camera.center = tuple((low + high) / 2)
-        viewer.camera.zoom *= float(min((world_high - world_low) / (high - low)))
+        viewer.scene.camera.center = tuple((low + high) / 2)
+        viewer.scene.camera.zoom *= float(min((world_high - world_low) / (high - low)))
     docks = [
         viewer.window.add_plugin_dock_widget(PLUGIN, widget.display_name, tabify=True)[0]
         for widget in manifest.contributions.widgets or []
