@@ -12,6 +12,7 @@ Every step widget uses these helpers so that long work never freezes the UI:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -140,10 +141,8 @@ def run_step(
 
         def release() -> None:
             cancel_button.setEnabled(False)
-            try:
+            with contextlib.suppress(TypeError, RuntimeError):  # already disconnected
                 cancel_button.clicked.disconnect(cancel)
-            except (TypeError, RuntimeError):
-                pass
 
         worker.finished.connect(release)
     if start:

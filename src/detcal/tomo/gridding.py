@@ -30,6 +30,7 @@ not meaningful (``circ_mask`` clears them).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import queue
@@ -135,10 +136,8 @@ class GriddingBackprojector:
         self._n_lanes = 0
 
     def _acquire(self) -> _Lane:
-        try:
+        with contextlib.suppress(queue.Empty):
             return self._free.get_nowait()
-        except queue.Empty:
-            pass
         with self._lock:
             create = self._n_lanes < self.nthreads
             self._n_lanes += int(create)
