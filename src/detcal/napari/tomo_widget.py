@@ -291,6 +291,12 @@ class TomographyWidget(QWidget):
     def _refresh_layers(self, *_args) -> None:
         for combo in (self.proj_combo, self.flat_combo, self.dark_combo):
             combo.reset_choices()
+        current = self.proj_combo.value
+        if current is None or not current.name.endswith("projections"):
+            # prefer a scan (e.g. File > Open Sample) over whatever image happens to be first
+            scans = [c for c in self.proj_combo.choices if c.name.endswith("projections")]
+            if scans:
+                self.proj_combo.value = scans[-1]
         self._pair_layers()
 
     def _pair_layers(self, *_args) -> None:
