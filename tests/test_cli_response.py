@@ -95,3 +95,13 @@ def test_dark_level_and_refusals(files, capsys):
     assert not bad.exists()
     # a missing input
     assert main(["response", "fit", str(folder / "nope.zarr"), "-o", str(folder / "x.npy")]) == 2
+
+
+def test_fit_with_no_defined_gain_is_an_error(files, capsys):
+    folder, _ = files
+    out = folder / "never.zarr"
+    # a cutoff above every smoothed reading leaves no pixel with a gain
+    code = main(["response", "fit", str(folder / "sweep.zarr"), "--cutoff", "1e9", "-o", str(out)])
+    assert code == 2
+    assert "no pixel has a defined gain" in capsys.readouterr().err
+    assert not out.exists()

@@ -96,6 +96,13 @@ def _fit(args: argparse.Namespace) -> int:
             return_quality=True,
             progress=text_progress("fit"),
         )
+    if quality.n_undefined == gains.size:
+        cutoff = DEFAULT_CUTOFF if args.cutoff is None else args.cutoff
+        raise ValueError(
+            f"sweep: no pixel has a defined gain (no plane above the cutoff {cutoff:g} after "
+            "the dark was removed, or constant readings); check --dark and --cutoff. "
+            "Nothing was written"
+        )
     for warning in caught:
         print(f"detcal: warning: {warning.message}", file=sys.stderr)
     params = {
@@ -114,12 +121,10 @@ def _fit(args: argparse.Namespace) -> int:
         attrs = dict(params, planes=list(QUALITY_PLANES))
         save_array(planes, args.quality, overwrite=args.overwrite, attrs=attrs)
     defined = gains[np.isfinite(gains)]
-    summary = (
-        f"gains {gains.shape}: mean {defined.mean():.4f}, std {defined.std():.4f}"
-        if defined.size
-        else f"gains {gains.shape}: none defined"
+    print(
+        f"gains {gains.shape}: mean {defined.mean():.4f}, std {defined.std():.4f}, "
+        f"{quality.n_undefined} undefined -> {args.output}"
     )
-    print(f"{summary}, {quality.n_undefined} undefined -> {args.output}")
     return 0
 
 
