@@ -34,7 +34,7 @@ import dask.array as da
 import numpy as np
 
 from detcal import basic_fit, tile_layout
-from detcal.io import atomic_output
+from detcal.io import atomic_output, check_output
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -254,8 +254,7 @@ def save_profiles(profiles: Profiles, path: str | os.PathLike, *, overwrite: boo
     npz_file = path if path.suffix == ".npz" else path / PROFILES_NAME
     settings_file = npz_file.parent / SETTINGS_NAME
     for target in (npz_file, settings_file):
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+        check_output(target, overwrite=overwrite, array=False)
     npz_file.parent.mkdir(parents=True, exist_ok=True)
     flat = profiles.flatfield.astype(np.float64)
     dark = np.zeros_like(flat) if profiles.darkfield is None else profiles.darkfield

@@ -33,6 +33,8 @@ from detcal.progress import ProgressCallback
 __all__ = [
     "READ_SUFFIXES",
     "WRITE_SUFFIXES",
+    "atomic_output",
+    "check_output",
     "format_of",
     "list_keys",
     "open_array",
@@ -309,12 +311,68 @@ def read_metadata(path: str | os.PathLike, *, key: str | None = None) -> dict[st
     return _call(fmt, path, reader, path, key)
 
 
-def _write_format(path: Path) -> str:
+def _write_format(path: Path, name: str = "path") -> str:
     fmt = WRITE_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(WRITE_SUFFIXES)
-        raise ValueError(f"cannot save to {str(path)!r}: unknown suffix; supported: {known}")
+        raise ValueError(
+            f"{name} must end in one of the supported suffixes: cannot save to {str(path)!r}: "
+            f"unknown suffix; supported: {known}"
+        )
     return fmt
+
+
+def check_output(
+    path: str | os.PathLike, *, overwrite: bool = False, array: bool = True, name: str = "path"
+) -> Path:
+    """Check, before any work is done, that ``path`` may be written.
+
+    :func:`save_array` makes the same checks; steps that compute for a long time before
+    saving call this first so that a bad output path fails at once.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The output.
+    overwrite : bool, default False
+        Allow replacing an existing ``path``.
+    array : bool, default True
+        ``path`` is for :func:`save_array`: its suffix must be one of ``WRITE_SUFFIXES`` and
+        its folder must exist. False checks only that it does not already exist (for outputs
+        such as a models folder that the caller creates).
+    name : str, default "path"
+        The argument's name in the caller, used in the error messages.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, with ``~`` expanded.
+
+    Raises
+    ------
+    ValueError
+        Unknown suffix (``array=True``).
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False.
+    FileNotFoundError
+        The folder of ``path`` does not exist (``array=True``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_output(Path(tempfile.mkdtemp()) / "out.zarr").suffix
+    '.zarr'
+    """
+    path = Path(path).expanduser()
+    if array:
+        _write_format(path, name)
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(
+            f"{name} {str(path)!r} exists; pass overwrite=True (--overwrite) to replace it"
+        )
+    if array and not path.parent.is_dir():
+        raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
+    return path
 
 
 def _to_dask(data: Any) -> da.Array:
@@ -479,10 +537,7 @@ def save_array(
     for source in _inputs_of(data):
         if source == target or target in source.parents:
             raise ValueError(f"cannot save onto the input it is read from: {str(path)!r}")
-    if (path.exists() or path.is_symlink()) and not overwrite:
-        raise FileExistsError(f"{str(path)!r} exists; pass overwrite=True to replace it")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
+    check_output(path, overwrite=overwrite)
     options = {"pyramid": pyramid} if fmt == "zarr" else {}
     with atomic_output(path) as tmp:
         _BACKENDS[fmt].write(

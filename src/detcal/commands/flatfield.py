@@ -97,13 +97,12 @@ def _estimate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from detcal.flatfield import PROFILES_NAME, SETTINGS_NAME, estimate_flatfield, save_profiles
-    from detcal.io import open_array
+    from detcal.io import check_output, open_array
 
     output = Path(args.output)
     npz = output if output.suffix == ".npz" else output / PROFILES_NAME
     for target in (npz, npz.parent / SETTINGS_NAME):
-        if target.exists() and not args.overwrite:
-            raise FileExistsError(f"{target} exists; pass --overwrite to replace it")
+        check_output(target, overwrite=args.overwrite, array=False)
     # one plane per chunk, so that sampling a plane reads only that plane
     ndim = open_array(args.data, key=args.key).ndim
     data = open_array(args.data, key=args.key, chunks=(1,) * (ndim - 2) + (-1, -1))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from detcal.io import check_output
 from detcal.progress import text_progress
 
 QUALITY_PLANES = ("residual_rms", "r_squared", "n_points")
@@ -171,8 +172,7 @@ def _correct(args: argparse.Namespace) -> int:
 def _check_outputs(paths: list[Path], overwrite: bool) -> None:
     """Refuse before any work if an output exists (and --overwrite is not given)."""
     for path in paths:
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{str(path)!r} exists; pass --overwrite to replace it")
+        check_output(path, overwrite=overwrite)
     if len({p.resolve() for p in paths}) != len(paths):
         raise ValueError("--output and --quality must be different files")
 

@@ -15,7 +15,7 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from detcal.io import save_array
+from detcal.io import check_output, save_array
 from detcal.napari._background import run_step
 from detcal.napari.writer import layer_attrs
 
@@ -75,9 +75,7 @@ class ExportWidget(QWidget):
             raise ValueError("choose an output path (a .zarr folder)")
         if path.suffix.lower() != ".zarr":
             path = path.with_name(path.name + ".zarr")
-        if path.exists() and not self.overwrite.value:
-            raise FileExistsError(f"{path} exists; tick Overwrite to replace it")
-        return path
+        return check_output(path, overwrite=self.overwrite.value)
 
     def export(self) -> None:
         """Start writing the chosen layer to the chosen path (in a background worker)."""

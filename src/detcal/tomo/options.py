@@ -32,8 +32,6 @@ THETA_UNITS = ("deg", "rad")
 BACKENDS = ("auto", "gridding", "tomopy", "astra")
 #: Reconstruction algorithms (both filtered back-projection with the gridding back-end).
 ALGORITHMS = ("gridrec", "fbp")
-#: Output formats, chosen by the output file's extension.
-OUTPUT_SUFFIXES = (".zarr", ".h5", ".hdf5", ".tif", ".tiff", ".npy")
 
 _OPTIONS_VERSION = 1
 

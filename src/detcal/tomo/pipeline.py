@@ -22,11 +22,11 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
-from detcal.io import atomic_output, list_keys, open_array, save_array
+from detcal.io import atomic_output, check_output, list_keys, open_array, save_array
 from detcal.progress import ProgressCallback
 from detcal.tomo import prep
 from detcal.tomo.center import center_sweep, find_center
-from detcal.tomo.options import OUTPUT_SUFFIXES, ReconOptions
+from detcal.tomo.options import ReconOptions
 from detcal.tomo.recon import recon
 
 #: DXchange dataset names, looked up under ``exchange/`` first, then at the top level.
@@ -276,8 +276,7 @@ def write_dxchange(
     path = Path(path)
     if path.suffix.lower() not in (".h5", ".hdf5"):
         raise ValueError(f"path must end in .h5 or .hdf5, got {path.name!r}")
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"path {str(path)!r} exists; pass overwrite=True")
+    check_output(path, overwrite=overwrite)
     arrays = {
         "data": np.asarray(projections),
         "data_white": np.asarray(flats),
@@ -642,21 +641,6 @@ def _resolve_options(options: ReconOptions | dict | None, kwargs: dict[str, Any]
     return base.replace(**kwargs) if kwargs else base
 
 
-def _check_output(output_path: str | os.PathLike, overwrite: bool) -> Path:
-    """Check the output's format and that it may be written."""
-    output = Path(output_path)
-    suffix = output.suffix.lower()
-    if suffix not in OUTPUT_SUFFIXES:
-        raise ValueError(
-            f"output_path must end in one of {', '.join(OUTPUT_SUFFIXES)}, got {output.name!r}"
-        )
-    if output.exists() and not overwrite:
-        raise FileExistsError(f"output_path {str(output)!r} exists; pass overwrite=True")
-    if not output.parent.is_dir():
-        raise FileNotFoundError(f"the folder of output_path {str(output.parent)!r} does not exist")
-    return output
-
-
 def sidecar_path(output_path: str | os.PathLike) -> Path:
     """Return the path of the JSON saved beside an output (``<output>.json``).
 
@@ -737,7 +721,7 @@ def reconstruct_dataset(
     ...                           stripe="fw")  # doctest: +SKIP
     """
     opts = _resolve_options(options, kwargs)
-    output = _check_output(output_path, overwrite)
+    output = check_output(output_path, overwrite=overwrite, name="output_path")
     dataset = open_dataset(
         input_path, slab=opts.slab, theta_units=opts.theta_units, angle_range=opts.angle_range
     )
@@ -804,7 +788,7 @@ def write_reconstruction(
     True
     """
     opts = options or ReconOptions()
-    output = _check_output(output_path, overwrite)
+    output = check_output(output_path, overwrite=overwrite, name="output_path")
     center = opts.center if opts.center is not None else find_scan_center(prepared, opts)
     volume = reconstruct_volume(prepared, center, opts)
     run = {
@@ -921,7 +905,7 @@ def sweep_dataset(
     centers = np.atleast_1d(np.asarray(centers, dtype=np.float64))
     if centers.ndim != 1 or centers.size == 0:
         raise ValueError(f"centers must be a non-empty list of columns, got {centers!r}")
-    output = _check_output(output_path, overwrite)
+    output = check_output(output_path, overwrite=overwrite, name="output_path")
     dataset = open_dataset(
         input_path, slab=opts.slab, theta_units=opts.theta_units, angle_range=opts.angle_range
     )
