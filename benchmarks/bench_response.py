@@ -26,7 +26,7 @@ import dask.array as da
 import numpy as np
 from harness import Case, work_dir
 
-from detcal.gaussian import gaussian_smooth
+from detcal.filters.gaussian import gaussian_smooth
 from detcal.io import open_array, save_array
 from detcal.response import correct_image, fit_response
 from detcal.sample_data.sweep import make_sweep

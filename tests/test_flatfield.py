@@ -9,7 +9,6 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from detcal import basic_fit, tile_layout
 from detcal.flatfield import (
     Profiles,
     apply_flatfield,
@@ -19,6 +18,8 @@ from detcal.flatfield import (
     load_profiles,
     save_profiles,
 )
+from detcal.flatfield import basic as basic_fit
+from detcal.flatfield import tiles as tile_layout
 from detcal.sample_data.mosaic import flat_nrms, make_mosaic
 
 

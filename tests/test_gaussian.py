@@ -1,11 +1,11 @@
-"""detcal.gaussian against scipy.ndimage.gaussian_filter(mode="nearest", truncate=4)."""
+"""detcal.filters.gaussian against scipy.ndimage.gaussian_filter(mode="nearest", truncate=4)."""
 
 import dask.array as da
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from detcal.gaussian import gaussian_smooth
+from detcal.filters.gaussian import gaussian_smooth
 
 
 def _scipy(x, sigma, truncate=4.0):

@@ -14,7 +14,9 @@ import pytest
 import tifffile
 import zarr
 
-from detcal import _io_hdf5, _io_tiff, io
+from detcal import io
+from detcal.io import _hdf5 as _io_hdf5
+from detcal.io import _tiff as _io_tiff
 from detcal.progress import StepCancelled
 
 SHAPE = (7, 101, 113)

@@ -394,7 +394,7 @@ def test_real_coefficients_flatten_the_real_flat(real_data):
 
 def test_core_does_not_import_qt():
     code = (
-        "import sys, detcal.response, detcal.gaussian; "
+        "import sys, detcal.response, detcal.filters.gaussian; "
         "print('qtpy' in sys.modules, 'napari' in sys.modules)"
     )
     result = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detcal import tile_layout
+from detcal.flatfield import tiles as tile_layout
 from detcal.sample_data.mosaic import flat_nrms, make_mosaic, vignetting
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from detcal import basic_fit
 from detcal.demos.report import Finding
 from detcal.flatfield import apply_flatfield, estimate_flatfield, save_profiles
+from detcal.flatfield import basic as basic_fit
 from detcal.io import save_array
 from detcal.sample_data import real_data_path
 from detcal.sample_data.mosaic import flat_nrms, make_mosaic

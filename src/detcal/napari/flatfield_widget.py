@@ -33,7 +33,7 @@ from qtpy.QtWidgets import (
 )
 from superqt import QCollapsible, QLabeledRangeSlider
 
-from detcal import tile_layout
+from detcal.flatfield import tiles as tile_layout
 from detcal.flatfield import (
     Profiles,
     apply_flatfield,

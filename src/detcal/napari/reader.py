@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from detcal import io
-from detcal._io_common import AmbiguousKeyError
+from detcal.io._common import AmbiguousKeyError
 
 LayerData = tuple[Any, dict[str, Any], str]
 _DXCHANGE = {

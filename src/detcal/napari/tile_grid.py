@@ -1,7 +1,7 @@
 """A clickable picture of a tile grid, numbered in "inverted N" acquisition order.
 
 Each tile is a toggle button showing its 1-based number (tile 1 top-left, numbers running down
-each column, see :mod:`detcal.tile_layout`); a pressed button marks the tile as empty, so its
+each column, see :mod:`detcal.flatfield.tiles`); a pressed button marks the tile as empty, so its
 planes are sampled for the flat-field.
 """
 
@@ -21,7 +21,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from detcal import tile_layout
+from detcal.flatfield import tiles as tile_layout
 
 _CHECKED_STYLE = (
     "QPushButton { min-width: 28px; min-height: 22px; }"

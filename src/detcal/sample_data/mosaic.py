@@ -1,7 +1,7 @@
 """Synthetic mesoSPIM-style mosaic with a known flat-field and dark offset.
 
 A 3-D sample fills the middle of a tile grid; the tiles are acquired in "inverted N" order
-(tile 1 top-left, numbering down each column, see :mod:`detcal.tile_layout`). Some tiles are
+(tile 1 top-left, numbering down each column, see :mod:`detcal.flatfield.tiles`). Some tiles are
 wholly empty and the planes below ``empty_z[0]`` and above ``empty_z[1]`` of every tile are
 empty; empty planes still show the background glow of the medium, shaped by the flat. A few
 "empty" planes of the empty tiles nevertheless contain bright sample (one of them saturated),
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from detcal import tile_layout
+from detcal.flatfield import tiles as tile_layout
 
 
 @dataclass(frozen=True, eq=False)

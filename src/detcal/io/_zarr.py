@@ -16,7 +16,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
-from detcal._io_common import ambiguous, missing_key, regular
+from detcal.io._common import ambiguous, missing_key, regular
 from detcal.progress import dask_progress
 
 # Bit-shuffled LZ4 (Blosc), the codec detector pipelines use: on noisy detector counts it

@@ -16,7 +16,7 @@ import dask.array as da
 import h5py
 import numpy as np
 
-from detcal._io_common import ambiguous, missing_key, regular
+from detcal.io._common import ambiguous, missing_key, regular
 from detcal.progress import dask_progress
 
 DXCHANGE_DATA = "exchange/data"

@@ -14,7 +14,7 @@ from pathlib import Path
 import dask.array as da
 import numpy as np
 
-from detcal._io_common import ambiguous, missing_key
+from detcal.io._common import ambiguous, missing_key
 from detcal.progress import dask_progress
 
 

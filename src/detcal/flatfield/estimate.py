@@ -1,4 +1,4 @@
-"""Flat-field (illumination non-uniformity) estimation and correction.
+"""Flat-field (illumination non-uniformity) estimation.
 
 Three ways to get the flat, in order of preference (:func:`estimate_flatfield` picks the
 first one the arguments allow):
@@ -6,14 +6,12 @@ first one the arguments allow):
 1. ``"measured"``: a measured ``profiles.npz`` (BaSiCPy's ``save_model`` layout), given
    directly or as ``<models_folder>/<channel>/profiles.npz``;
 2. ``"empty"``: estimated from empty data, whole empty tiles (``fov_list``, 1-based tile
-   numbers in inverted-N order, see :mod:`detcal.tile_layout`) and/or the empty planes below
+   numbers in inverted-N order, see :mod:`detcal.flatfield.tiles`) and/or the empty planes below
    and above the sample (``z_levels``): dark removed, each plane divided by its own level,
    per-pixel median, planes that disagree with the others rejected, light Gaussian smoothing,
    normalised to mean 1;
 3. ``"basic"``: a BaSiC model [1]_ fitted by basicpy on a seeded subset of planes
-   (:mod:`detcal.basic_fit`).
-
-:func:`apply_flatfield` corrects lazily: ``(image - darkfield) / flatfield - baseline``.
+   (:mod:`detcal.flatfield.basic`).
 
 References
 ----------
@@ -23,256 +21,18 @@ References
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dask.array as da
 import numpy as np
 
-from detcal import basic_fit, tile_layout
-from detcal.io import atomic_output, check_output
+from detcal.flatfield import basic as basic_fit
+from detcal.flatfield import tiles as tile_layout
+from detcal.flatfield.profiles import Profiles, load_profiles
 
 ProgressCallback = Callable[[int, int], None]
-
-PROFILES_NAME = "profiles.npz"
-SETTINGS_NAME = "settings.json"
-
-
-@dataclass(frozen=True, eq=False)
-class Profiles:
-    """Flat-field profiles, with the keys of BaSiCPy's ``profiles.npz``.
-
-    Parameters
-    ----------
-    flatfield : numpy.ndarray
-        (row, col) multiplicative profile, finite and > 0 (mean 1 when estimated here).
-    darkfield : numpy.ndarray, optional
-        (row, col) additive offset subtracted before dividing by the flat.
-    baseline : numpy.ndarray, optional
-        A scalar (0-d or one value), subtracted after the division; or basicpy's per-plane
-        baseline of the fitted planes, which (like basicpy's ``transform``) is not applied.
-    settings : dict, optional
-        basicpy settings written to ``settings.json``.
-    info : dict, optional
-        How the profiles were made (scenario, planes used, planes rejected); not saved.
-
-    Raises
-    ------
-    ValueError
-        If the flat is not 2-D, not finite or not positive, or the darkfield does not match.
-    """
-
-    flatfield: np.ndarray
-    darkfield: np.ndarray | None = None
-    baseline: np.ndarray | None = None
-    settings: dict[str, Any] | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        flat = np.asarray(self.flatfield, dtype=np.float32)
-        if flat.ndim != 2:
-            raise ValueError(f"flatfield must be a (row, col) image, got shape {flat.shape}")
-        bad = int(np.count_nonzero(~np.isfinite(flat) | (flat <= 0)))
-        if bad:
-            raise ValueError(
-                f"flatfield has {bad} pixels that are zero, negative, NaN or infinite; "
-                "a flat must be finite and > 0 everywhere"
-            )
-        object.__setattr__(self, "flatfield", flat)
-        if self.darkfield is not None:
-            dark = np.asarray(self.darkfield, dtype=np.float32)
-            if dark.shape != flat.shape or not np.all(np.isfinite(dark)):
-                raise ValueError(
-                    f"darkfield must be finite with the flat's shape {flat.shape}, "
-                    f"got shape {dark.shape}"
-                )
-            object.__setattr__(self, "darkfield", dark)
-        if self.baseline is not None:
-            base = np.asarray(self.baseline, dtype=np.float64)
-            if not np.all(np.isfinite(base)):
-                raise ValueError("baseline must be finite")
-            object.__setattr__(self, "baseline", base)
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(row, col) shape of the profiles."""
-        return tuple(self.flatfield.shape)
-
-    def scalar_baseline(self) -> float | None:
-        """Return the baseline that :func:`apply_flatfield` subtracts, or None."""
-        if self.baseline is None or self.baseline.size != 1:
-            return None
-        return float(self.baseline.reshape(()))
-
-
-# --------------------------------------------------------------------------- files
-
-
-def check_channel(models_folder: str | os.PathLike, channel: str) -> Path:
-    """Return ``models_folder / channel``, refusing names that escape the folder.
-
-    Parameters
-    ----------
-    models_folder : path
-        Folder holding one sub-folder per channel.
-    channel : str
-        Channel name (a folder name; nested names like ``"488/left"`` are allowed).
-
-    Returns
-    -------
-    pathlib.Path
-        The channel's folder.
-
-    Raises
-    ------
-    ValueError
-        If ``channel`` is empty, absolute, contains ``..`` or resolves outside the folder.
-    """
-    name = str(channel)
-    parts = Path(name).parts
-    if not name.strip() or Path(name).is_absolute() or ".." in parts or name.startswith("~"):
-        raise ValueError(
-            f"channel {name!r} is not a folder name inside the models folder "
-            "(no absolute paths, no '..')"
-        )
-    root = Path(models_folder).resolve()
-    target = (root / name).resolve()
-    if not target.is_relative_to(root):
-        raise ValueError(f"channel {name!r} escapes the models folder {root}")
-    return target
-
-
-def _profiles_file(path: str | os.PathLike, channel: str | None) -> Path:
-    path = Path(path)
-    if channel is not None:
-        if not path.is_dir():
-            raise FileNotFoundError(f"models folder {path} does not exist")
-        path = check_channel(path, channel)
-    if path.is_dir():
-        candidate = path / PROFILES_NAME
-        if not candidate.is_file():
-            channels = sorted(p.parent.name for p in path.glob(f"*/{PROFILES_NAME}"))
-            hint = f"; channels found: {channels}" if channels else ""
-            raise FileNotFoundError(f"no {PROFILES_NAME} in {path}{hint}")
-        return candidate
-    if not path.is_file():
-        raise FileNotFoundError(f"profiles file {path} does not exist")
-    return path
-
-
-def load_profiles(path: str | os.PathLike, *, channel: str | None = None) -> Profiles:
-    """Load flat-field profiles saved by BaSiCPy, napari-basicpy or :func:`save_profiles`.
-
-    Parameters
-    ----------
-    path : path
-        A ``profiles.npz`` file, a model folder holding one, or (with ``channel``) a models
-        folder holding ``<channel>/profiles.npz``.
-    channel : str, optional
-        Channel sub-folder; must stay inside ``path``.
-
-    Returns
-    -------
-    Profiles
-        ``flatfield``; ``darkfield`` (None when all zeros); ``baseline`` (None when empty);
-        ``settings`` from ``settings.json`` next to the file when present.
-
-    Raises
-    ------
-    FileNotFoundError
-        If the file or folder does not exist.
-    ValueError
-        If the file has no ``flatfield``, holds objects, or the profiles are invalid.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> _ = save_profiles(Profiles(np.full((4, 4), 1.0)), folder)
-    >>> load_profiles(folder).shape
-    (4, 4)
-    """
-    file = _profiles_file(path, channel)
-    try:
-        with np.load(file, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files if k in ("flatfield", "darkfield", "baseline")}
-    except ValueError as exc:
-        raise ValueError(f"{file} holds Python objects, refused (allow_pickle=False)") from exc
-    if "flatfield" not in arrays:
-        raise ValueError(f"{file} has no 'flatfield' array (keys: flatfield, darkfield, baseline)")
-    dark = arrays.get("darkfield")
-    if dark is not None and (dark.size == 0 or not np.any(dark)):
-        dark = None
-    baseline = arrays.get("baseline")
-    if baseline is not None and baseline.size == 0:
-        baseline = None
-    settings = None
-    settings_file = file.parent / SETTINGS_NAME
-    if settings_file.is_file():
-        settings = json.loads(settings_file.read_text())
-    return Profiles(arrays["flatfield"], dark, baseline, settings=settings)
-
-
-def save_profiles(profiles: Profiles, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Save profiles in BaSiCPy's model layout: ``profiles.npz`` + ``settings.json``.
-
-    ``BaSiC.load_model(folder)`` loads the result: the settings are basicpy's with numeric
-    smoothness values, an absent darkfield is written as zeros and an absent baseline as an
-    empty array. Each file is written to a temporary sibling and renamed into place.
-
-    Parameters
-    ----------
-    profiles : Profiles
-        What to save.
-    path : path
-        A folder (created if needed), or a file name ending in ``.npz`` (``settings.json`` goes
-        next to it; basicpy only loads files named ``profiles.npz``).
-    overwrite : bool, default False
-        Replace existing files.
-
-    Returns
-    -------
-    pathlib.Path
-        The ``.npz`` file written.
-
-    Raises
-    ------
-    FileExistsError
-        If a file exists and ``overwrite`` is False.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> save_profiles(Profiles(np.ones((4, 4))), tempfile.mkdtemp()).name
-    'profiles.npz'
-    """
-    path = Path(path)
-    npz_file = path if path.suffix == ".npz" else path / PROFILES_NAME
-    settings_file = npz_file.parent / SETTINGS_NAME
-    for target in (npz_file, settings_file):
-        check_output(target, overwrite=overwrite, array=False)
-    npz_file.parent.mkdir(parents=True, exist_ok=True)
-    flat = profiles.flatfield.astype(np.float64)
-    dark = np.zeros_like(flat) if profiles.darkfield is None else profiles.darkfield
-    base = np.zeros(0) if profiles.baseline is None else profiles.baseline
-    settings = dict(basic_fit.SETTINGS_DEFAULTS)
-    settings.update(profiles.settings or {})
-
-    with atomic_output(npz_file) as tmp, open(tmp, "wb") as handle:
-        np.savez(
-            handle,
-            flatfield=flat,
-            darkfield=np.asarray(dark, dtype=np.float64),
-            baseline=np.asarray(base, dtype=np.float64),
-        )
-    with atomic_output(settings_file) as tmp:
-        tmp.write_text(json.dumps(settings, indent=1))
-    return npz_file
-
 
 # --------------------------------------------------------------------------- inputs
 
@@ -574,7 +334,7 @@ def estimate_flatfield(
     grid_shape : (int, int), optional
         (rows, cols) of the tile grid; default: square.
     basic_params : mapping, optional
-        Scenario ``"basic"`` settings (:data:`detcal.basic_fit.BASIC_DEFAULTS`: autosegment,
+        Scenario ``"basic"`` settings (:data:`detcal.flatfield.basic.BASIC_DEFAULTS`: autosegment,
         autosegment_margin, epsilon, get_darkfield, max_workers, smoothness_flatfield,
         smoothness_darkfield, working_size; other basicpy settings pass through).
     n_samples : int or None, default 100
@@ -649,78 +409,3 @@ def estimate_flatfield(
     return _estimate_basic(stack, dark_image, basic_params, n_samples, seed, progress), "basic"
 
 
-# --------------------------------------------------------------------------- correction
-
-
-def _correct_block(block, flat, dark=None, *, baseline=None, out_dtype=None):
-    out = block.astype(np.float32)
-    if dark is not None:
-        out -= dark
-    out /= flat
-    if baseline is not None:
-        out -= np.float32(baseline)
-    if out_dtype is None:
-        return out
-    if np.issubdtype(out_dtype, np.integer):
-        info = np.iinfo(out_dtype)
-        np.rint(out, out=out)
-        np.clip(out, info.min, info.max, out=out)
-    return out.astype(out_dtype)
-
-
-def apply_flatfield(
-    image: Any, profiles: Profiles | str | os.PathLike, *, keep_dtype: bool = False
-) -> Any:
-    """Correct images: ``(image - darkfield) / flatfield - baseline``, lazily for dask.
-
-    Parameters
-    ----------
-    image : numpy.ndarray or dask.array.Array
-        (..., row, col) images.
-    profiles : Profiles or path
-        Profiles, or a path given to :func:`load_profiles`.
-    keep_dtype : bool, default False
-        Round and clip the result back to the input's dtype instead of returning float32.
-
-    Returns
-    -------
-    numpy.ndarray or dask.array.Array
-        Corrected images, same kind and shape as ``image``.
-
-    Raises
-    ------
-    ValueError
-        If the profiles' shape does not match the images' last two axes.
-    TypeError
-        If ``image`` is not numeric.
-
-    Examples
-    --------
-    >>> flat = np.array([[0.5, 1.5]])
-    >>> apply_flatfield(np.array([[10, 30]]), Profiles(flat)).tolist()
-    [[20.0, 20.0]]
-    """
-    if not isinstance(profiles, Profiles):
-        profiles = load_profiles(profiles)
-    if not isinstance(image, np.ndarray | da.Array):
-        image = np.asarray(image)
-    if image.dtype.kind not in "uif":
-        raise TypeError(f"image must hold integers or floats, got dtype {image.dtype}")
-    if image.ndim < 2 or tuple(image.shape[-2:]) != profiles.shape:
-        raise ValueError(
-            f"image of shape {tuple(image.shape)} does not end with the profiles' shape "
-            f"{profiles.shape}"
-        )
-    options = {
-        "baseline": profiles.scalar_baseline(),
-        "out_dtype": image.dtype if keep_dtype else None,
-    }
-    out_dtype = image.dtype if keep_dtype else np.dtype(np.float32)
-    if isinstance(image, np.ndarray):
-        return _correct_block(image, profiles.flatfield, profiles.darkfield, **options)
-    chunks = image.chunks[-2:]
-    arrays = [da.from_array(profiles.flatfield, chunks=chunks)]
-    if profiles.darkfield is not None:
-        arrays.append(da.from_array(profiles.darkfield, chunks=chunks))
-    meta = np.empty((0,) * image.ndim, dtype=out_dtype)
-    return da.map_blocks(_correct_block, image, *arrays, dtype=out_dtype, meta=meta, **options)

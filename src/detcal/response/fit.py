@@ -1,4 +1,4 @@
-"""Per-pixel detector response: fit gains from a beam sweep, correct images with them.
+"""Fit per-pixel detector gains from a beam sweep in one streaming pass.
 
 The method of detectorcal (Croton et al. 2019). A beam sweep is a (z, row, col) stack in which
 each pixel sees a range of intensities. With the dark removed, ``m = volume - dark``, each plane
@@ -18,7 +18,6 @@ a dask (e.g. Zarr-backed) sweep larger than memory is fitted in one pass of boun
 
 from __future__ import annotations
 
-import numbers
 import os
 import warnings
 from collections.abc import Callable
@@ -28,7 +27,8 @@ from dataclasses import dataclass
 import dask.array as da
 import numpy as np
 
-from detcal.gaussian import gaussian_smooth
+from detcal import _validate
+from detcal.filters.gaussian import gaussian_smooth
 from detcal.progress import dask_progress
 
 DEFAULT_CUTOFF = 300.0
@@ -144,11 +144,11 @@ def fit_response(
     """
     _check_volume(volume)
     nz, rows, cols = volume.shape
-    dark = _check_plane(dark, "dark", (rows, cols), allow_scalar=True)
+    dark = _validate.plane(dark, "dark", (rows, cols), allow_scalar=True)
     if dark is not None:
         dark = dark.astype(np.float32)
-    sigma = _positive(sigma, "sigma")
-    cutoff = DEFAULT_CUTOFF if cutoff is None else _finite(cutoff, "cutoff")
+    sigma = _validate.positive(sigma, "sigma")
+    cutoff = DEFAULT_CUTOFF if cutoff is None else _validate.finite(cutoff, "cutoff")
     batch = max(1, _BATCH_BYTES // (4 * rows * cols))
     if isinstance(volume, da.Array):
         sums = _dask_sums(volume, dark, sigma, cutoff, batch, progress)
@@ -166,130 +166,6 @@ def fit_response(
             stacklevel=2,
         )
     return (gains, quality) if return_quality else gains
-
-
-def correct_image(image, coefficients, *, dark=None, flat=None, sigma=None, smooth_sigma=50.0):
-    """Correct images with per-pixel gains, optionally flat-fielding with a smoothed flat.
-
-    ``out = (image - dark) * coefficients``; with ``flat``, divided by the Gaussian-smoothed
-    dark-corrected flat ``S = smooth(flat - dark)``. With ``sigma`` as well, only the
-    residuals ``R = S - (flat - dark) * coefficients`` larger than ``sigma`` standard
-    deviations of ``R`` (dust, changes since the sweep) are removed: the divisor is ``S - R``
-    where ``|R| >= sigma * std(R)`` and ``S`` elsewhere.
-
-    Unlike detectorcal, the dark is removed from the flat before smoothing (detectorcal
-    smooths the raw flat), and ``smooth_sigma`` is honoured on every path.
-
-    Parameters
-    ----------
-    image : numpy.ndarray or dask.array.Array
-        (row, col) or (z, row, col), any real dtype.
-    coefficients : array-like
-        (row, col) gains from :func:`fit_response` (or detectorcal). NaN gains give NaN pixels.
-    dark : array-like or float, optional
-        (row, col) dark image, or one dark level.
-    flat : array-like, optional
-        (row, col) flat (mean of the flat exposures, dark included).
-    sigma : float, optional
-        Residual threshold in standard deviations (needs ``flat``); None divides by the
-        smoothed flat everywhere.
-    smooth_sigma : float, default 50.0
-        Gaussian sigma in pixels for smoothing the flat; use the fit's ``sigma``.
-
-    Returns
-    -------
-    numpy.ndarray or dask.array.Array
-        Corrected image, same shape; float64 for float64 input, float32 otherwise (integer
-        input never overflows). A dask input gives a lazy dask output, chunk for chunk. Pixels
-        whose flat divisor is not positive are NaN (with a warning).
-
-    Raises
-    ------
-    ValueError
-        Shapes that do not match, NaN/inf in ``dark`` or ``flat``, inf in ``coefficients``,
-        ``sigma`` without ``flat``, non-positive ``sigma`` or ``smooth_sigma``.
-    TypeError
-        If an input is not of a real numeric dtype.
-
-    Warns
-    -----
-    RuntimeWarning
-        When the flat divisor is not positive at some pixels.
-
-    References
-    ----------
-    Croton, L. C., Ruben, G., Morgan, K. S., Paganin, D. M. & Kitchen, M. J. (2019). Ring
-    artifact suppression in X-ray computed tomography using a simple, pixel-wise response
-    correction. Optics Express 27(10), 14231-14245. :doi:`10.1364/OE.27.014231`
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> image = np.full((2, 4, 4), 110, dtype=np.uint16)
-    >>> out = correct_image(image, np.full((4, 4), 0.5), dark=10.0)
-    >>> out.dtype.name, float(out[0, 0, 0])
-    ('float32', 50.0)
-    """
-    ndim = getattr(image, "ndim", None)
-    if ndim not in (2, 3):
-        raise ValueError(f"image: expected a (row, col) or (z, row, col) array, got ndim={ndim}")
-    _real_dtype(image, "image")
-    plane = tuple(image.shape[-2:])
-    coeffs = _check_plane(coefficients, "coefficients", plane, allow_nan=True)
-    if np.isinf(coeffs).any():
-        raise ValueError("coefficients: contains infinite values; expected finite gains or NaN")
-    dark = _check_plane(dark, "dark", plane, allow_scalar=True)
-    flat = _check_plane(flat, "flat", plane)
-    smooth_sigma = _positive(smooth_sigma, "smooth_sigma")
-    if sigma is not None:
-        sigma = _positive(sigma, "sigma")
-        if flat is None:
-            raise ValueError("sigma: the residual correction needs a flat; pass flat=...")
-    dtype = np.dtype(np.float64 if image.dtype == np.float64 else np.float32)
-    scale = _scale(coeffs, dark, flat, sigma, smooth_sigma).astype(dtype)
-    offset = None if dark is None else dark.astype(dtype)
-    if isinstance(image, da.Array):
-        chunks = image.chunks[-2:]
-        scale_d = da.from_array(scale, chunks=chunks)
-        args = [image, scale_d]
-        if offset is not None:
-            args.append(da.from_array(offset, chunks=chunks))
-        return da.map_blocks(_apply, *args, dtype=dtype, meta=np.empty((0,) * ndim, dtype))
-    return _apply(np.asarray(image), scale, offset)
-
-
-def _apply(block: np.ndarray, scale: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
-    """Return ``(block - offset) * scale`` in ``scale``'s dtype."""
-    out = block.astype(scale.dtype, copy=True)
-    if offset is not None:
-        out -= offset
-    out *= scale
-    return out
-
-
-def _scale(coeffs, dark, flat, sigma, smooth_sigma) -> np.ndarray:
-    """Per-pixel multiplier: the gains, divided by the (residual-corrected) smoothed flat."""
-    if flat is None:
-        return coeffs
-    flat = flat.astype(np.float64) - (0.0 if dark is None else dark)
-    smoothed = gaussian_smooth(flat, smooth_sigma)
-    divisor = smoothed
-    if sigma is not None:
-        residual = smoothed - flat * coeffs
-        with np.errstate(invalid="ignore"):
-            large = np.abs(residual) >= sigma * np.nanstd(residual)
-        divisor = np.where(large, smoothed - residual, smoothed)
-    with np.errstate(invalid="ignore"):
-        unusable = ~(divisor > 0)
-    if unusable.any():
-        warnings.warn(
-            f"{int(unusable.sum())} pixels have a non-positive dark-corrected flat; they are "
-            "set to NaN",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(unusable, np.nan, coeffs / divisor)
 
 
 def _numpy_sums(volume, dark, sigma, cutoff, batch, progress) -> np.ndarray:
@@ -432,46 +308,4 @@ def _check_volume(volume) -> None:
         raise ValueError(f"volume: expected a (z, row, col) sweep, got ndim={ndim}")
     if volume.shape[0] < 2:
         raise ValueError(f"volume: expected at least 2 planes, got shape {tuple(volume.shape)}")
-    _real_dtype(volume, "volume")
-
-
-def _real_dtype(array, name: str) -> None:
-    dtype = np.dtype(array.dtype)
-    if dtype.kind not in "uif":
-        raise TypeError(f"{name}: expected a real numeric dtype, got {dtype}")
-
-
-def _check_plane(value, name: str, plane: tuple, *, allow_scalar=False, allow_nan=False):
-    """Return ``value`` as a float64 (row, col) array (or None), after checking it."""
-    if value is None:
-        return None
-    if allow_scalar and isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return np.full(plane, _finite(value, name), dtype=np.float64)
-    array = np.asarray(value)
-    _real_dtype(array, name)
-    if array.shape != plane:
-        expected = f"(row, col) = {plane}" + (" or a number" if allow_scalar else "")
-        raise ValueError(f"{name}: expected shape {expected}, got {array.shape}")
-    array = array.astype(np.float64)
-    if not allow_nan:
-        bad = int(np.count_nonzero(~np.isfinite(array)))
-        if bad:
-            raise ValueError(f"{name}: contains {bad} NaN or infinite values")
-    return array
-
-
-def _finite(value, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected a number, got {value!r}") from None
-    if not np.isfinite(number):
-        raise ValueError(f"{name}: expected a finite number, got {value!r}")
-    return number
-
-
-def _positive(value, name: str) -> float:
-    number = _finite(value, name)
-    if number <= 0:
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
-    return number
+    _validate.real_dtype(volume, "volume")

@@ -7,18 +7,14 @@ or dask array to OME-Zarr (with a multiscale pyramid), HDF5, TIFF or ``.npy``: i
 hidden temporary sibling and renames it into place, so a failed or cancelled save leaves
 nothing at the destination and an existing file untouched.
 
-The format back-ends live in the private modules ``_io_zarr``, ``_io_hdf5``, ``_io_tiff``,
-``_io_numpy`` and ``_io_edf``; this module holds the public entry points.
+The format back-ends live in the private modules ``_zarr``, ``_hdf5``, ``_tiff``,
+``_numpy`` and ``_edf``; this module holds the public entry points.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +22,9 @@ import dask.array as da
 import numpy as np
 from dask.base import tokenize
 
-from detcal import _io_edf, _io_hdf5, _io_numpy, _io_tiff, _io_zarr
-from detcal._io_common import AmbiguousKeyError, storage_chunks
+from detcal.io import _edf, _hdf5, _numpy, _tiff, _zarr
+from detcal.io._atomic import atomic_output
+from detcal.io._common import AmbiguousKeyError, storage_chunks
 from detcal.progress import ProgressCallback
 
 __all__ = [
@@ -59,12 +56,12 @@ READ_SUFFIXES = {
 WRITE_SUFFIXES = {".zarr": "zarr", ".h5": "hdf5", ".hdf5": "hdf5", ".tif": "tiff",
                    ".tiff": "tiff", ".npy": "npy"}  # fmt: skip
 _BACKENDS = {
-    "zarr": _io_zarr,
-    "hdf5": _io_hdf5,
-    "tiff": _io_tiff,
-    "npy": _io_numpy.NPY,
-    "npz": _io_numpy.NPZ,
-    "edf": _io_edf,
+    "zarr": _zarr,
+    "hdf5": _hdf5,
+    "tiff": _tiff,
+    "npy": _numpy.NPY,
+    "npz": _numpy.NPZ,
+    "edf": _edf,
 }
 _KEYED = {"zarr", "hdf5", "npz"}
 
@@ -108,9 +105,9 @@ def format_of(path: str | os.PathLike) -> str:
     path = _existing(path)
     fmt = READ_SUFFIXES.get(path.suffix.lower())
     if path.is_dir():
-        if fmt == "zarr" or _io_zarr.looks_like_zarr(path):
+        if fmt == "zarr" or _zarr.looks_like_zarr(path):
             return "zarr"
-        if _io_tiff.folder_files(path):
+        if _tiff.folder_files(path):
             return "tiff"
         raise ValueError(
             f"cannot read folder {str(path)!r}: it is neither a Zarr store nor a folder of "
@@ -245,7 +242,7 @@ def open_levels(path: str | os.PathLike, *, key: str | None = None) -> list[da.A
     fmt = format_of(path)
     if fmt != "zarr":
         return [open_array(path, key=key)]
-    sources = _call(fmt, path, _io_zarr.open_level_sources, path, key)
+    sources = _call(fmt, path, _zarr.open_level_sources, path, key)
     levels = []
     for level_key, (source, native) in sources:
         levels.append(_as_dask(source, path, level_key, None, native))
@@ -397,64 +394,6 @@ def _inputs_of(data: Any) -> set[Path]:
         names = graph.layers if hasattr(graph, "layers") else {k[0] for k in graph}
         found.update(_OPENED[name] for name in names if name in _OPENED)
     return found
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _move_into_place(tmp: Path, path: Path) -> None:
-    """Rename ``tmp`` to ``path``; an existing ``path`` is moved away first, then deleted."""
-    if not (path.exists() or path.is_symlink()) or not (path.is_dir() or tmp.is_dir()):
-        os.replace(tmp, path)
-        return
-    old = path.with_name(f".{path.name}.detcal-old-{uuid.uuid4().hex[:8]}")
-    os.replace(path, old)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        os.replace(old, path)
-        raise
-    _remove(old)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
-    """Give a temporary sibling of ``path`` to write to; rename it into place on success.
-
-    On an exception (including a cancel) the temporary file or folder is removed and ``path``
-    is left as it was. An existing ``path`` is replaced only once the new one is complete.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The final destination (a file or a folder such as a ``.zarr``).
-
-    Yields
-    ------
-    pathlib.Path
-        The temporary path to write.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> target = Path(tempfile.mkdtemp()) / "notes.txt"
-    >>> with atomic_output(target) as tmp:
-    ...     _ = tmp.write_text("done")
-    >>> target.read_text()
-    'done'
-    """
-    path = Path(path).expanduser()
-    tmp = path.with_name(f".{path.name}.detcal-tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        yield tmp
-        _move_into_place(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
 
 
 def save_array(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from detcal import io
-from detcal._io_common import AmbiguousKeyError
+from detcal.io._common import AmbiguousKeyError
 from detcal.progress import text_progress
 
 

@@ -1,8 +1,9 @@
 """The ``detcal`` command line.
 
-Each module in :mod:`detcal.commands` contributes its sub-commands through a
-``register(subparsers)`` function; every sub-command's handler takes the parsed arguments and
-returns an exit code. Bad input is reported as ``detcal: error: ...`` with exit code 2 and
+Each public module of this package (``detcal.cli.<step>``) contributes its sub-commands through
+a ``register(subparsers)`` function; every sub-command's handler takes the parsed arguments and
+returns an exit code. Flags of a step's options are generated from its options dataclass by
+:mod:`detcal.cli._flags`. Bad input is reported as ``detcal: error: ...`` with exit code 2 and
 nothing written.
 """
 
@@ -13,11 +14,16 @@ import importlib
 import pkgutil
 import sys
 
-from detcal import __version__, commands
+from detcal import __version__
+
+
+def _command_modules() -> list[str]:
+    """Names of the sub-command modules: every public module of this package."""
+    return sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the argument parser with every sub-command of :mod:`detcal.commands`.
+    """Build the argument parser with every sub-command of :mod:`detcal.cli`.
 
     Returns
     -------
@@ -30,9 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"detcal {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
-        module.register(subparsers)
+    for name in _command_modules():
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return parser
 
 
