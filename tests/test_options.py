@@ -76,3 +76,17 @@ def test_flag_errors_name_the_flag():
     with pytest.raises(ValueError, match=r"^--sigma: expected a number > 0"):
         options_from_args(Opts, args)
     assert flag_message("center_row: bad") == "--center-row: bad"
+
+
+def test_validation_never_computes_a_dask_array():
+    import dask.array as da
+    import numpy as np
+
+    from detcal import _validate
+
+    def boom(block):
+        raise AssertionError("computed")
+
+    lazy = da.zeros((4, 8, 8), chunks=(1, 8, 8)).map_blocks(boom, dtype=np.float32)
+    assert _validate.array(lazy, "images", ndim=3) is lazy
+    _validate.real_dtype(lazy, "images")

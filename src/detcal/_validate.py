@@ -32,7 +32,7 @@ def real_dtype(array: Any, name: str, *, kinds: str = "uif") -> None:
     TypeError
         If the dtype is complex, object, string, ...
     """
-    dtype = np.dtype(getattr(array, "dtype", np.asarray(array).dtype))
+    dtype = np.dtype(array.dtype if hasattr(array, "dtype") else np.asarray(array).dtype)
     if dtype.kind not in kinds:
         raise TypeError(f"{name}: expected a real numeric dtype, got {dtype}")
 

@@ -44,3 +44,20 @@ def test_form_reads_sets_and_names_bad_entries(qtbot):
     form.set_value(Opts(method="pc", rows=(1, 4)))
     assert form.value().method == "pc" and form.value().rows == (1, 4)
     assert form.controls["sigma"].min > 0
+
+
+def test_empty_box_of_a_list_option_is_an_empty_list(qtbot):
+    from detcal.napari._controls import OptionsForm
+
+    @dataclass
+    class Listed:
+        ignore: tuple[int, ...] = option((), label="Ignore", help="indices")
+
+        def __post_init__(self):
+            check_options(self)
+
+    form = OptionsForm(Listed)
+    qtbot.addWidget(form.native)
+    assert form.value().ignore == ()
+    form.controls["ignore"].value = "3 5"
+    assert form.value().ignore == (3, 5)

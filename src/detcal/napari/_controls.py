@@ -114,6 +114,8 @@ class OptionsForm:
         if not words:
             if kind.optional:
                 return None
+            if kind.is_tuple and kind.length is None:
+                return ()
             raise ValueError(f"{spec.label}: enter one or more numbers")
         try:
             items = tuple(kind.base(w) if kind.base is float else int(w) for w in words)
