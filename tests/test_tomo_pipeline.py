@@ -1,4 +1,4 @@
-"""Whole tomography runs: options, validation, streaming, synthetic and real scans."""
+"""Whole tomography runs: options, validation, laziness, the record, synthetic and real scans."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from scipy import ndimage
 from skimage.transform import iradon
 
+import detcal.tomo.run as run_module
 from detcal.io import open_array, read_metadata
 from detcal.sample_data.tomography import make_tomography
 from detcal.tomo.options import ReconOptions, load_options
@@ -42,11 +43,30 @@ def rel_rms(rec, truth, mask):
     return float(np.sqrt(np.mean((rec[mask] - truth[mask]) ** 2) / np.mean(truth[mask] ** 2)))
 
 
+@pytest.fixture
+def reads(monkeypatch):
+    """Bytes of projections read from HDF5 files (a wrapped source)."""
+    from detcal.io._hdf5 import H5Source
+
+    counted = {"bytes": 0}
+    real = H5Source.__getitem__
+
+    def counting(self, index):
+        out = real(self, index)
+        if self.key.endswith("data"):
+            counted["bytes"] += out.nbytes
+        return out
+
+    monkeypatch.setattr(H5Source, "__getitem__", counting)
+    return counted
+
+
 # -- options ----------------------------------------------------------------------------------
 def test_options_json_round_trip(tmp_path):
     opts = ReconOptions(
         stripe="ti", rows=(1, 3), crop=(2, 2, 3, 3), uint8_range=(-0.1, 0.5), center=61.5,
-        beam_hardening=(0.0, 1.0, 0.1), ignore_projections=(4, 7),
+        beam_hardening=(0.0, 1.0, 0.1), ignore_projections=(4, 7), ring_removal=True,
+        bilateral=True, angle_range=360.0, fw_pad=False,
     )  # fmt: skip
     path = tmp_path / "o.json"
     path.write_text(opts.to_json({"center": 61.5}))
@@ -54,19 +74,45 @@ def test_options_json_round_trip(tmp_path):
     assert json.loads(path.read_text())["run"] == {"center": 61.5}
 
 
+def test_options_written_before_still_load(tmp_path):
+    # a record written by the previous release: lists, "center": null, the run under "run"
+    old = {"detcal_tomo_options": 1, "rows": [0, 2], "slab": 8, "ignore_projections": [],
+           "stripe": "fw", "fw_level": None, "crop": None, "filter_par": None, "center": None,
+           "uint8_range": [-0.1, 0.2], "run": {"center": 300.5, "center_found": True}}  # fmt: skip
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    opts = load_options(path)
+    assert opts.rows == (0, 2) and opts.uint8_range == (-0.1, 0.2) and opts.center is None
+
+
+def test_options_file_errors_name_the_file(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{ not json")
+    with pytest.raises(ValueError, match="broken.json.*not valid JSON"):
+        load_options(broken)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"slab": 0}))
+    with pytest.raises(ValueError, match="wrong.json.*slab"):
+        load_options(wrong)
+
+
 @pytest.mark.parametrize(
     ("changes", "error", "words"),
     [
-        ({"filter_name": "gauss"}, ValueError, "filter_name"),
-        ({"stripe": "wavelet"}, ValueError, "stripe"),
-        ({"center_method": "entropy"}, ValueError, "center_method"),
-        ({"rows": (5, 2)}, ValueError, "rows"),
-        ({"slab": 0}, ValueError, "slab"),
-        ({"uint8_range": (1.0, 0.0)}, ValueError, "uint8_range"),
-        ({"crop": (1, 2, 3)}, ValueError, "crop"),
-        ({"phase": "yes"}, TypeError, "phase"),
-        ({"alpha": -1.0}, ValueError, "alpha"),
-        ({"center": float("nan")}, ValueError, "center"),
+        ({"filter_name": "gauss"}, ValueError, "filter_name: unknown value 'gauss'"),
+        ({"stripe": "wavelet"}, ValueError, "stripe: unknown"),
+        ({"center_method": "entropy"}, ValueError, "center_method: unknown"),
+        ({"rows": (5, 2)}, ValueError, "rows: expected START < END"),
+        ({"slab": 0}, ValueError, "slab: expected an integer >= 1"),
+        ({"uint8_range": (1.0, 0.0)}, ValueError, "uint8_range: expected LOW < HIGH"),
+        ({"crop": (1, 2, 3)}, ValueError, "crop: expected 4 values"),
+        ({"crop": (1, 2, 3, -1)}, ValueError, "crop: expected an integer >= 0"),
+        ({"phase": "yes"}, TypeError, "phase: expected True or False"),
+        ({"alpha": -1.0}, ValueError, "alpha: expected a number > 0"),
+        ({"center": float("nan")}, ValueError, "center: expected a finite number"),
+        ({"ring_thresh_min": 400.0}, ValueError, "ring_thresh_min"),
+        ({"beam_hardening": tuple(range(7))}, ValueError, "beam_hardening: expected 1 to 6"),
+        ({"outlier_size": 1.5}, TypeError, "outlier_size: expected an integer"),
     ],
 )
 def test_options_reject_bad_values(changes, error, words):
@@ -79,11 +125,22 @@ def test_options_reject_unknown_names():
         ReconOptions.from_dict({"strip": "fw"})
 
 
+def test_every_option_is_declared_with_units_in_its_help():
+    from detcal._options import option_fields
+
+    fields = option_fields(ReconOptions)
+    assert len(fields) == len(ReconOptions.__dataclass_fields__)
+    helps = {field.name: spec.help for field, spec, _ in fields}
+    for name, unit in [("pixel_size", "cm"), ("dist", "cm"), ("energy", "keV"),
+                       ("angle_offset", "radians"), ("angle_range", "degrees")]:  # fmt: skip
+        assert unit in helps[name], name
+
+
 # -- opening and validation -------------------------------------------------------------------
-def test_open_dataset_converts_degrees(scan, scan_file):
+def test_open_dataset_converts_degrees_and_chunks_in_row_blocks(scan, scan_file):
     ds = open_dataset(scan_file, slab=2)
     assert isinstance(ds.projections, da.Array)
-    assert ds.projections.chunks[1] == (2, 2)
+    assert ds.projections.chunks[1] == (2, 2) and ds.projections.chunks[2] == (128,)
     np.testing.assert_allclose(ds.theta, scan.theta, atol=1e-12)
     assert ds.flats.shape == scan.flats.shape
 
@@ -97,13 +154,14 @@ def _write(tmp_path, scan, **changes):
 @pytest.mark.parametrize(
     ("changes", "options", "words"),
     [
-        ({"theta": np.linspace(0, np.pi, 179, endpoint=False)}, {}, "179 angles"),
-        ({"flats": np.ones((3, 4, 100), np.uint16)}, {}, "flats must be"),
-        ({}, {"center": 500.0}, "outside the detector"),
-        ({}, {"rows": (0, 9)}, "beyond the detector"),
+        ({"theta": np.linspace(0, np.pi, 179, endpoint=False)}, {}, "theta: 179 angles"),
+        ({"flats": np.ones((3, 4, 100), np.uint16)}, {}, "flats: expected"),
+        ({}, {"center": 500.0}, "center: 500.0 is outside the detector"),
+        ({}, {"rows": (0, 9)}, "rows: .* beyond the detector"),
+        ({}, {"center_row": 3, "rows": (0, 2)}, "center_row: 3 is outside"),
         ({}, {"ignore_projections": (500,)}, "beyond the 180 projections"),
-        ({}, {"full_360": True}, "360-degree scan is needed"),
-        ({}, {"crop": (64, 64, 0, 0)}, "leaves nothing"),
+        ({}, {"full_360": True}, "full_360: .*360-degree scan is needed"),
+        ({}, {"crop": (64, 64, 0, 0)}, "crop: .*leaves nothing"),
     ],
 )
 def test_bad_input_fails_before_writing(tmp_path, scan, changes, options, words):
@@ -115,7 +173,7 @@ def test_bad_input_fails_before_writing(tmp_path, scan, changes, options, words)
 
 
 def test_output_checks(tmp_path, scan_file):
-    with pytest.raises(ValueError, match="output_path must end"):
+    with pytest.raises(ValueError, match="output_path"):
         reconstruct_dataset(scan_file, tmp_path / "rec.png", center=64.0)
     existing = tmp_path / "rec.npy"
     existing.write_bytes(b"keep")
@@ -137,35 +195,56 @@ def test_360_data_as_180_warns(tmp_path):
 
 
 # -- laziness -----------------------------------------------------------------------------------
-def test_volume_is_lazy_in_row_slabs(scan, scan_file):
-    opts = ReconOptions(slab=2, stripe="fw", outlier_diff=2000.0)
+def test_prepare_reads_nothing_and_a_slab_reads_its_rows(scan, scan_file, reads):
+    opts = ReconOptions(slab=2, stripe="fw", outlier_diff=2000.0, outlier_mode="1d")
     prepared = prepare(open_dataset(scan_file, slab=2), opts)
-    assert isinstance(prepared.tomo, da.Array)
+    assert reads["bytes"] == 0  # building the graph reads no projection
     volume = reconstruct_volume(prepared, scan.center, opts)
-    assert isinstance(volume, da.Array)
-    assert volume.shape == (4, 128, 128)
-    assert volume.chunks[0] == (2, 2)
+    assert isinstance(volume, da.Array) and reads["bytes"] == 0
+    assert volume.shape == (4, 128, 128) and volume.chunks[0] == (2, 2)
+    first = volume[2:4].compute()
+    # the slab of rows 2-3 read those rows only: half of the projections
+    assert reads["bytes"] == scan.projections[:, 2:4].nbytes
     # one slab computed on its own equals the same rows of the whole volume
-    np.testing.assert_allclose(volume[2:4].compute(), volume.compute()[2:4], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(first, volume.compute()[2:4], rtol=1e-5, atol=1e-6)
 
 
 # -- whole runs ---------------------------------------------------------------------------------
-def test_synthetic_run_matches_phantom(tmp_path, scan, scan_file):
+def test_synthetic_run_matches_phantom_and_records_the_centre(tmp_path, scan, scan_file):
+    seen = []
     out = reconstruct_dataset(
         scan_file, tmp_path / "rec.zarr", center_method="vo", stripe="ti",
-        outlier_diff=2000.0, slab=2,
+        outlier_diff=2000.0, slab=2, on_center=lambda c, how: seen.append((c, how)),
     )  # fmt: skip
     rec = open_array(out).compute()
     assert rec.shape == scan.phantom.shape
     side = json.loads(sidecar_path(out).read_text())
-    assert abs(side["run"]["center"] - scan.center) < 0.5
-    assert side["stripe"] == "ti" and side["run"]["center_found"] is True
-    assert read_metadata(out)["detcal"]["run"]["center"] == side["run"]["center"]
+    center = side["run"]["center"]
+    assert abs(center - scan.center) < 0.25
+    assert seen == [(center, "found with vo on row 2")]
+    # the record holds the centre USED, so a replay does not search again
+    assert side["center"] == center and side["run"]["center_found"] is True
+    assert side["stripe"] == "ti"
+    assert read_metadata(out)["detcal"]["run"]["center"] == center
     error = rel_rms(rec, scan.phantom, scan.object_mask)
     assert error < 0.1, error
     # without preparation the zingers make it worse
     raw = reconstruct_dataset(scan_file, tmp_path / "raw.zarr", center=scan.center)
     assert rel_rms(open_array(raw).compute(), scan.phantom, scan.object_mask) > error
+
+
+def test_replaying_the_record_does_not_search_again(tmp_path, scan_file, monkeypatch):
+    first = reconstruct_dataset(scan_file, tmp_path / "a.npy", center_method="pc", rows=(1, 2))
+    import detcal.tomo.scan_center as scan_center
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the centre was searched again")
+
+    monkeypatch.setattr(scan_center, "find_center", no_search)
+    again = reconstruct_dataset(scan_file, tmp_path / "b.npy", options=load_options(
+        sidecar_path(first)))  # fmt: skip
+    np.testing.assert_array_equal(np.load(again), np.load(first))
+    assert json.loads(sidecar_path(again).read_text())["run"]["center_how"] == "given"
 
 
 def test_run_options_rows_crop_uint8_tif(tmp_path, scan, scan_file):
@@ -181,43 +260,77 @@ def test_run_options_rows_crop_uint8_tif(tmp_path, scan, scan_file):
     assert load_options(sidecar_path(out)).rows == (1, 3)
 
 
-def test_ignore_projections_and_angle_offset(tmp_path, scan, scan_file):
-    # dropping a few projections barely changes the result
+def test_ignore_projections_barely_change_the_result(scan, scan_file):
     opts = ReconOptions(center=scan.center, ignore_projections=(5, 50, 100))
     rec = reconstruct_volume(prepare(open_dataset(scan_file), opts), scan.center, opts)
-    assert rel_rms(rec.compute(), scan.phantom, scan.object_mask) < 0.2
-    # a 90-degree angle offset rotates the slice by 90 degrees
-    turned = opts.replace(angle_offset=math.pi / 2)
-    rot = reconstruct_volume(prepare(open_dataset(scan_file), turned), scan.center, turned)
-    ref = np.rot90(rec.compute(), k=1, axes=(1, 2))
-    alt = np.rot90(rec.compute(), k=-1, axes=(1, 2))
-    m = scan.object_mask
-    best = min(rel_rms(rot.compute(), ref, m), rel_rms(rot.compute(), alt, m))
-    assert best < 0.2
+    assert rel_rms(rec.compute(), scan.phantom, scan.object_mask) < 0.1
 
 
-def test_sweep_dataset(tmp_path, scan, scan_file):
-    centers = np.arange(scan.center - 2, scan.center + 2.01, 0.5)
+def test_angle_offset_is_added_to_the_angles(tmp_path, scan, scan_file):
+    offset = 0.3
+    opts = ReconOptions(angle_offset=offset, rows=(1, 2))
+    prepared = prepare(open_dataset(scan_file), opts)
+    np.testing.assert_allclose(prepared.theta, scan.theta + offset, atol=1e-12)
+    # the same as a file whose stored angles already hold the offset
+    moved = write_dxchange(tmp_path / "moved.h5", scan.projections, scan.flats, scan.darks,
+                           scan.theta + offset)  # fmt: skip
+    ref = reconstruct_volume(prepare(open_dataset(moved), opts.replace(angle_offset=0.0)),
+                             scan.center)  # fmt: skip
+    rec = reconstruct_volume(prepared, scan.center).compute()
+    np.testing.assert_allclose(rec, ref.compute(), atol=1e-6)
+    # and the slice turns by the offset, in the sense the offset says
+    plain = reconstruct_volume(prepare(open_dataset(scan_file), ReconOptions(rows=(1, 2))),
+                               scan.center).compute()[0]  # fmt: skip
+    mask = scan.object_mask[1]
+    turned = {s: ndimage.rotate(plain, s * math.degrees(offset), reshape=False, order=1)
+              for s in (1, -1)}  # fmt: skip
+    right, wrong = (rel_rms(rec[0], turned[s], mask) for s in (1, -1))
+    assert right < 0.5 * wrong, (right, wrong)
+
+
+def test_sweep_dataset_order_and_record(tmp_path, scan, scan_file):
+    # asymmetric about the truth: a reversed stack would point 1.5 px away
+    centers = np.arange(scan.center - 2.5, scan.center + 1.01, 0.5)
     out = sweep_dataset(scan_file, tmp_path / "sweep.zarr", centers=centers, row=1)
     stack = open_array(out).compute()
     assert stack.shape == (centers.size, 128, 128)
     side = json.loads(sidecar_path(out).read_text())
     np.testing.assert_allclose(side["run"]["centers"], centers)
+    np.testing.assert_allclose(read_metadata(out)["detcal"]["centers"], centers)
     errors = [rel_rms(s, scan.phantom[1], scan.object_mask[1]) for s in stack]
-    assert abs(centers[int(np.argmin(errors))] - scan.center) <= 0.5
+    assert abs(centers[int(np.argmin(errors))] - scan.center) <= 0.25
 
 
-def test_full_360_half_acquisition(tmp_path):
+def test_sweep_refuses_too_many_slices_or_too_little_disk(tmp_path, scan_file, monkeypatch):
+    out = tmp_path / "sweep.zarr"
+    with pytest.raises(ValueError, match="max_slices: .*1001 slices of 128 x 128"):
+        sweep_dataset(scan_file, out, centers=np.linspace(10, 110, 1001))
+    monkeypatch.setattr(run_module.shutil, "disk_usage", lambda p: type("U", (), {"free": 10**5}))
+    with pytest.raises(ValueError, match="only 0.0001 GB are free"):
+        sweep_dataset(scan_file, out, centers=[60.0, 61.0, 62.0])
+    assert list(tmp_path.iterdir()) == []
+
+
+def _detector_axis(center, overlap, rotation, n_cols):
+    """Axis column on the detector of a centre in the stitched sinogram."""
+    return center - (n_cols - round(overlap)) if rotation == "left" else center
+
+
+@pytest.mark.parametrize("offset", [30.0, -30.0])
+def test_full_360_half_acquisition(tmp_path, offset):
     s = make_tomography(
         n_angles=360, n_rows=2, n_cols=96, full_360=True, half_acquisition=True,
-        center_offset=30.0, stripes=False, outliers=False, seed=5,
+        center_offset=offset, stripes=False, outliers=False, seed=5,
     )  # fmt: skip
     path = write_dxchange(tmp_path / "s360.h5", s.projections, s.flats, s.darks, s.theta)
-    out = reconstruct_dataset(path, tmp_path / "r360.zarr", full_360=True, center_method="vo")
+    out = reconstruct_dataset(path, tmp_path / "r360.zarr", full_360=True)
+    run = json.loads(sidecar_path(out).read_text())["run"]
+    axis = _detector_axis(run["center"], run["overlap"], run["rotation"], 96)
+    assert abs(axis - s.center) < 0.5, (axis, s.center)
     rec = open_array(out).compute()
     n = min(rec.shape[-1], s.phantom.shape[-1])
     crop = lambda a: a[..., (a.shape[-2] - n) // 2 :, (a.shape[-1] - n) // 2 :][..., :n, :n]  # noqa: E731
-    assert rel_rms(crop(rec), crop(s.phantom), crop(s.object_mask)) < 0.25
+    assert rel_rms(crop(rec), crop(s.phantom), crop(s.object_mask)) < 0.2
 
 
 # -- the real scan ------------------------------------------------------------------------------

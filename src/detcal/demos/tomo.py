@@ -113,7 +113,7 @@ def _tooth(folder: Path) -> list[Finding]:
     c_vo = find_dataset_center(tooth, center_method="vo")
     c_pc = find_dataset_center(tooth, center_method="pc")
     out = reconstruct_dataset(
-        tooth, folder / "tooth.zarr", center=c_vo, stripe="fw", overwrite=True
+        tooth, folder / "tooth.zarr", center=c_vo, stripe="ti", overwrite=True
     )
     rec = open_array(out).compute().mean(axis=0)
     yy, xx = np.mgrid[: rec.shape[0], : rec.shape[1]] - (rec.shape[0] - 1) / 2

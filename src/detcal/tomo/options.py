@@ -1,20 +1,22 @@
-"""Options of a whole tomography run, validated, and saved as JSON beside the output.
+"""Options of a whole tomography run: one list, validated, saved as JSON beside the output.
 
 :class:`ReconOptions` gathers every choice :func:`detcal.tomo.pipeline.reconstruct_dataset`
-makes (the alsmicroct ``recon(filename, ...)`` keywords under TomoPy's names). It checks each
-value when it is made, so a bad option fails before any data is read or written, and it
-round-trips through JSON so that a run can be recorded and replayed.
+makes (the alsmicroct ``recon(filename, ...)`` keywords under TomoPy's names). Each field is
+declared with :func:`detcal._options.option` (label, group, limits, help with units), so the
+``detcal tomo`` flags and the Tomography widget's controls are generated from this one list.
+Values are checked when the options are made, so a bad option fails before any data is read
+or written, and the options round-trip through JSON so that a run can be recorded and replayed.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from detcal._options import check_options, option, options_dict
 
 #: Reconstruction filters (TomoPy's names).
 FILTERS = ("none", "shepp", "cosine", "hann", "hamming", "ramlak", "parzen", "butterworth")
@@ -34,102 +36,62 @@ BACKENDS = ("auto", "gridding", "tomopy", "astra")
 ALGORITHMS = ("gridrec", "fbp")
 
 _OPTIONS_VERSION = 1
+_DATA, _OUTLIERS, _PHASE, _STRIPES = "Data", "Outliers", "Phase retrieval", "Stripes"
+_PREP, _360, _CENTER, _RECON = "Preparation", "360 to 180", "Centre", "Reconstruction"
+_RINGS, _OUTPUT = "Ring removal", "Output"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReconOptions:
-    """Every option of a whole tomography run.
+    """Every option of a whole tomography run (see each field's help for units and limits).
 
     Parameters
     ----------
     rows : (int, int) or None
         Sinogram range ``(start, end)`` (detector rows, end excluded); None = all rows.
     slab : int
-        Rows per slab: the chunk along the row axis that is read, prepared, reconstructed and
-        written at a time.
-    ignore_projections : tuple of int
+        Rows read, prepared, reconstructed and written at a time.
+    ignore_projections : tuple of int or None
         Indices of projections to drop (bad frames).
     angle_offset : float
-        Added to every angle, in radians.
+        Added to every angle, radians.
     theta_units : {"deg", "rad"}
         Units of ``exchange/theta`` in the file (DXchange stores degrees).
     angle_range : float
-        Angular range in degrees assumed when the file has no angles (evenly spaced, end
-        excluded).
+        Degrees covered when the file has no angles (evenly spaced, end excluded).
     normalize_cutoff : float or None
         Upper limit of the normalised transmission (TomoPy's ``cutoff``).
-    outlier_diff : float or None
-        Remove outliers brighter than the local median by more than this (None = off).
-    outlier_size : int
-        Median filter size of the outlier removal.
-    outlier_mode : {"2d", "1d"}
-        "2d": median over each projection; "1d": median along the angle axis of each
-        sinogram pixel (alsmicroct's doOutliers2D / doOutliers1D).
+    outlier_diff, outlier_size, outlier_mode
+        Outlier (zinger) removal: threshold in counts above the local median (None = off),
+        median size in pixels, "2d" per projection or "1d" along the angles.
     phase : bool
         Paganin phase retrieval (before the logarithm).
-    pixel_size, dist, energy, alpha : float
-        Phase retrieval: pixel size (cm), propagation distance (cm), energy (keV) and
-        regularisation, TomoPy's units and defaults.
-    phase_pad : bool
-        Pad projections before the phase-retrieval FFT.
+    pixel_size, dist, energy, alpha, phase_pad
+        Phase retrieval: pixel size (cm), propagation distance (cm), energy (keV),
+        regularisation, padding (TomoPy's units and defaults).
     beam_hardening : tuple of float or None
-        Polynomial coefficients ``(a0, a1, ..., a5)`` applied to the attenuation.
+        Polynomial coefficients ``(a0, ..., a5)`` applied to the attenuation.
     stripe : {"none", "fw", "ti", "sf", "vo"}
-        Stripe (ring) removal on the sinograms.
-    fw_level, fw_wname, fw_sigma, fw_pad
-        Fourier-wavelet parameters (level None = from the size).
-    ti_nblock, ti_alpha
-        Titarenko parameters.
-    sf_size
-        Smoothing-filter size.
-    vo_snr, vo_la_size, vo_sm_size
-        Vo's combined method parameters.
-    full_360 : bool
-        Convert a 360-degree offset-axis scan to 180 degrees before reconstructing.
-    overlap : float or None
-        Overlap (columns) of the two halves of a 360-degree scan; None = found from the data.
-    rotation : {"auto", "left", "right"}
-        Side of the rotation axis in a 360-degree scan.
-    center : float or None
-        Rotation centre (column index of the reconstructed sinogram, TomoPy's convention;
-        for a 360-degree scan, of the converted sinogram). None = found with
-        ``center_method`` (for a 360-degree scan: from the overlap, the axis of the
-        converted sinogram).
-    center_method : {"vo", "pc", "nm"}
-        Centre-finding method used when ``center`` is None.
-    center_row : int or None
-        Detector row used to find the centre (None = the middle of ``rows``).
-    filter_name : str
-        Reconstruction filter (see :data:`FILTERS`).
-    filter_par : (float, float) or None
-        Filter parameters; None takes each filter's default (Butterworth cut-off 0.25 and
-        order 2; TomoPy's (0.5, 8) for the others).
-    pad : bool
-        Pad sinograms before filtering.
-    circ_mask : bool
-        Set pixels outside the reconstruction circle to zero.
-    algorithm : {"gridrec", "fbp"}
-        Reconstruction algorithm (passed on to TomoPy with that back-end).
-    backend : {"auto", "gridding", "tomopy", "astra"}
-        Reconstruction back-end ("auto": this project's gridding reconstructor).
-    ring_removal : bool
-        Polar ring removal on the reconstructed slices (TomoPy's ``remove_ring``).
-    ring_thresh, ring_thresh_max, ring_thresh_min, ring_theta_min, ring_width
-        Ring removal: largest ring amplitude, clipping range, half arc (degrees) and widest
-        ring (pixels), TomoPy's defaults.
-    crop : (int, int, int, int) or None
-        Margins ``(top, bottom, left, right)`` cut from each reconstructed slice.
-    bilateral : bool
-        Bilateral filter on each reconstructed slice.
-    bilateral_sigma_color, bilateral_sigma_spatial : float
-        Bilateral filter parameters (None colour sigma = from the slice's spread).
-    uint8_range : (float, float) or None
-        Cast the output to 8 bits, mapping ``low`` to 0 and ``high`` to 255.
+        Stripe (ring) removal on the sinograms; ``fw_*``, ``ti_*``, ``sf_size`` and ``vo_*``
+        are the parameters of each method.
+    full_360, overlap, rotation
+        Convert a 360-degree offset-axis scan to 180 degrees; overlap of the halves (columns,
+        None = found) and side of the axis.
+    center, center_method, center_row
+        Rotation centre (column of the reconstructed sinogram, TomoPy's convention; None =
+        found with ``center_method`` on ``center_row``).
+    filter_name, filter_par, pad, circ_mask, algorithm, backend
+        Reconstruction.
+    ring_removal, ring_thresh, ring_thresh_max, ring_thresh_min, ring_theta_min, ring_width
+        Polar ring removal on the slices (TomoPy's ``remove_ring``).
+    crop, bilateral, bilateral_sigma_color, bilateral_sigma_spatial, uint8_range
+        Post-processing of the slices.
 
     Raises
     ------
     ValueError
-        An option out of range or an unknown name (filter, method, mode).
+        An option out of range, an unknown name (filter, method, mode), or contradicting
+        options; the message starts with the option's name.
     TypeError
         An option of the wrong type.
 
@@ -141,140 +103,241 @@ class ReconOptions:
     """
 
     # data selection
-    rows: tuple[int, int] | None = None
-    slab: int = 8
-    ignore_projections: tuple[int, ...] = ()
-    angle_offset: float = 0.0
-    theta_units: str = "deg"
-    angle_range: float = 180.0
+    rows: tuple[int, int] | None = option(
+        None, label="Rows", group=_DATA, minimum=0,
+        help="detector rows START END to reconstruct (END excluded); unset: all rows",
+    )  # fmt: skip
+    slab: int = option(
+        8, label="Slab (rows)", group=_DATA, minimum=1, advanced=True,
+        help="rows read, prepared, reconstructed and written at a time (memory grows with it)",
+    )  # fmt: skip
+    ignore_projections: tuple[int, ...] | None = option(
+        None, label="Ignore projections", group=_DATA, minimum=0, advanced=True,
+        help="indices of projections to drop (bad frames); unset: none",
+    )  # fmt: skip
+    angle_offset: float = option(
+        0.0, label="Angle offset (rad)", group=_DATA, advanced=True,
+        help="added to every angle, radians",
+    )  # fmt: skip
+    theta_units: str = option(
+        "deg", label="Angle units in file", group=_DATA, choices=THETA_UNITS, advanced=True,
+        help="units of exchange/theta in the file (DXchange stores degrees)",
+    )  # fmt: skip
+    angle_range: float = option(
+        180.0, label="Angle range (deg)", group=_DATA, minimum=0, exclusive_minimum=True,
+        maximum=720, advanced=True,
+        help="degrees covered when the file has no angles (evenly spaced, end excluded)",
+    )  # fmt: skip
     # preparation
-    normalize_cutoff: float | None = None
-    outlier_diff: float | None = None
-    outlier_size: int = 3
-    outlier_mode: str = "2d"
-    phase: bool = False
-    pixel_size: float = 1e-4
-    dist: float = 50.0
-    energy: float = 20.0
-    alpha: float = 1e-3
-    phase_pad: bool = True
-    beam_hardening: tuple[float, ...] | None = None
-    stripe: str = "none"
-    fw_level: int | None = None
-    fw_wname: str = "db5"
-    fw_sigma: float = 2.0
-    fw_pad: bool = True
-    ti_nblock: int = 0
-    ti_alpha: float = 1.5
-    sf_size: int = 5
-    vo_snr: float = 3.0
-    vo_la_size: int = 61
-    vo_sm_size: int = 21
-    full_360: bool = False
-    overlap: float | None = None
-    rotation: str = "auto"
+    outlier_diff: float | None = option(
+        None, label="Outlier difference", group=_OUTLIERS, minimum=0, exclusive_minimum=True,
+        help="replace pixels brighter than the local median by this many counts; unset: off",
+    )  # fmt: skip
+    outlier_size: int = option(
+        3, label="Outlier median size", group=_OUTLIERS, minimum=1,
+        help="median filter size of the outlier removal, pixels",
+    )  # fmt: skip
+    outlier_mode: str = option(
+        "2d", label="Outlier mode", group=_OUTLIERS, choices=OUTLIER_MODES,
+        help="2d: median over each projection; 1d: median along the angles of each pixel",
+    )  # fmt: skip
+    normalize_cutoff: float | None = option(
+        None, label="Transmission cutoff", group=_PREP, minimum=0, exclusive_minimum=True,
+        advanced=True, help="upper limit of the normalised transmission; unset: none",
+    )  # fmt: skip
+    beam_hardening: tuple[float, ...] | None = option(
+        None, label="Beam hardening a0..a5", group=_PREP, advanced=True,
+        help="polynomial coefficients a0 .. a5 applied to the attenuation; unset: off",
+    )  # fmt: skip
+    phase: bool = option(
+        False, label="Phase retrieval", group=_PHASE, advanced=True,
+        help="Paganin phase retrieval before the logarithm",
+    )  # fmt: skip
+    pixel_size: float = option(
+        1e-4, label="Pixel size (cm)", group=_PHASE, minimum=0, exclusive_minimum=True,
+        step=1e-5, advanced=True, help="detector pixel size, cm (TomoPy's unit)",
+    )  # fmt: skip
+    dist: float = option(
+        50.0, label="Distance (cm)", group=_PHASE, minimum=0, exclusive_minimum=True,
+        advanced=True, help="sample to detector propagation distance, cm (TomoPy's unit)",
+    )  # fmt: skip
+    energy: float = option(
+        20.0, label="Energy (keV)", group=_PHASE, minimum=0, exclusive_minimum=True,
+        advanced=True, help="photon energy, keV",
+    )  # fmt: skip
+    alpha: float = option(
+        1e-3, label="Alpha", group=_PHASE, minimum=0, exclusive_minimum=True, step=1e-4,
+        advanced=True, help="Paganin regularisation (smaller = stronger low-pass), no unit",
+    )  # fmt: skip
+    phase_pad: bool = option(
+        True, label="Pad projections", group=_PHASE, advanced=True,
+        help="pad projections before the phase-retrieval FFT",
+    )  # fmt: skip
+    stripe: str = option(
+        "none", label="Stripe method", group=_STRIPES, choices=STRIPE_METHODS,
+        help="stripe removal: fw Fourier-wavelet, ti Titarenko, sf smoothing filter, "
+        "vo Vo's combined method",
+    )  # fmt: skip
+    fw_level: int | None = option(
+        None, label="fw level", group=_STRIPES, minimum=1,
+        help="Fourier-wavelet decomposition level; unset: from the sinogram size",
+    )  # fmt: skip
+    fw_wname: str = option(
+        "db5", label="fw wavelet", group=_STRIPES, help="Fourier-wavelet wavelet name (pywt)"
+    )
+    fw_sigma: float = option(
+        2.0, label="fw sigma", group=_STRIPES, minimum=0, exclusive_minimum=True,
+        help="Fourier-wavelet damping, frequency samples",
+    )  # fmt: skip
+    fw_pad: bool = option(
+        True, label="fw pad", group=_STRIPES, help="pad sinograms before the Fourier-wavelet"
+    )
+    ti_nblock: int = option(
+        0, label="ti blocks", group=_STRIPES, minimum=0,
+        help="Titarenko: number of angle blocks (0 = the whole sinogram)",
+    )  # fmt: skip
+    ti_alpha: float = option(
+        1.5, label="ti alpha", group=_STRIPES, minimum=0, exclusive_minimum=True,
+        help="Titarenko damping factor",
+    )  # fmt: skip
+    sf_size: int = option(
+        5, label="sf size", group=_STRIPES, minimum=1,
+        help="smoothing-filter size, pixels",
+    )  # fmt: skip
+    vo_snr: float = option(
+        3.0, label="vo SNR", group=_STRIPES, minimum=0, exclusive_minimum=True,
+        help="Vo: signal-to-noise ratio that marks a stripe",
+    )  # fmt: skip
+    vo_la_size: int = option(
+        61, label="vo large size", group=_STRIPES, minimum=1,
+        help="Vo: median window for large stripes, pixels",
+    )  # fmt: skip
+    vo_sm_size: int = option(
+        21, label="vo small size", group=_STRIPES, minimum=1,
+        help="Vo: median window for small stripes, pixels",
+    )  # fmt: skip
+    full_360: bool = option(
+        False, label="360-degree scan", group=_360, advanced=True,
+        help="convert a 360-degree offset-axis scan to 180 degrees before reconstructing",
+    )  # fmt: skip
+    overlap: float | None = option(
+        None, label="Overlap (columns)", group=_360, minimum=0, exclusive_minimum=True,
+        advanced=True, help="overlap of the two halves, columns; unset: found from the data",
+    )  # fmt: skip
+    rotation: str = option(
+        "auto", label="Axis side", group=_360, choices=ROTATIONS, advanced=True,
+        help="side of the rotation axis in a 360-degree scan (auto = found from the data)",
+    )  # fmt: skip
     # centre and reconstruction
-    center: float | None = None
-    center_method: str = "vo"
-    center_row: int | None = None
-    filter_name: str = "butterworth"
-    filter_par: tuple[float, float] | None = None
-    pad: bool = True
-    circ_mask: bool = True
-    algorithm: str = "gridrec"
-    backend: str = "auto"
+    center: float | None = option(
+        None, label="Centre (column)", group=_CENTER, minimum=0,
+        help="rotation axis, column of the sinogram (TomoPy's convention; of the stitched "
+        "sinogram for a 360-degree scan); unset: found with the centre method",
+    )  # fmt: skip
+    center_method: str = option(
+        "vo", label="Centre method", group=_CENTER, choices=CENTER_METHODS,
+        help="how the centre is found: vo (Vo), pc (phase correlation), nm (Nelder-Mead)",
+    )  # fmt: skip
+    center_row: int | None = option(
+        None, label="Centre row", group=_CENTER, minimum=0,
+        help="detector row the centre is found on; unset: the middle of the rows",
+    )  # fmt: skip
+    filter_name: str = option(
+        "butterworth", label="Filter", group=_RECON, choices=FILTERS,
+        help="reconstruction filter (TomoPy's names)",
+    )  # fmt: skip
+    filter_par: tuple[float, float] | None = option(
+        None, label="Filter parameters", group=_RECON,
+        help="two filter parameters; unset: the filter's default (Butterworth 0.25 2)",
+    )  # fmt: skip
+    pad: bool = option(True, label="Pad sinograms", group=_RECON, help="pad before filtering")
+    circ_mask: bool = option(
+        True, label="Circular mask", group=_RECON,
+        help="set pixels outside the reconstruction circle to zero",
+    )  # fmt: skip
+    algorithm: str = option(
+        "gridrec", label="Algorithm", group=_RECON, choices=ALGORITHMS, advanced=True,
+        help="filtered back-projection algorithm (passed on to TomoPy with that back-end)",
+    )  # fmt: skip
+    backend: str = option(
+        "auto", label="Back-end", group=_RECON, choices=BACKENDS, advanced=True,
+        help="reconstruction back-end (auto: this project's gridding reconstructor)",
+    )  # fmt: skip
     # post-processing of the slices
-    ring_removal: bool = False
-    ring_thresh: float = 300.0
-    ring_thresh_max: float = 300.0
-    ring_thresh_min: float = -100.0
-    ring_theta_min: float = 30.0
-    ring_width: int = 30
-    crop: tuple[int, int, int, int] | None = None
-    bilateral: bool = False
-    bilateral_sigma_color: float | None = None
-    bilateral_sigma_spatial: float = 1.0
-    uint8_range: tuple[float, float] | None = None
+    ring_removal: bool = option(
+        False, label="Ring removal", group=_RINGS, advanced=True,
+        help="polar ring removal on the reconstructed slices (TomoPy's remove_ring)",
+    )  # fmt: skip
+    ring_thresh: float = option(
+        300.0, label="Ring threshold", group=_RINGS, minimum=0, exclusive_minimum=True,
+        advanced=True, help="largest ring amplitude removed, slice units",
+    )  # fmt: skip
+    ring_thresh_max: float = option(
+        300.0, label="Ring clip max", group=_RINGS, advanced=True,
+        help="upper clipping value before ring detection, slice units",
+    )  # fmt: skip
+    ring_thresh_min: float = option(
+        -100.0, label="Ring clip min", group=_RINGS, advanced=True,
+        help="lower clipping value before ring detection, slice units",
+    )  # fmt: skip
+    ring_theta_min: float = option(
+        30.0, label="Ring arc (deg)", group=_RINGS, minimum=0, exclusive_minimum=True,
+        advanced=True, help="half arc used by the ring filter, degrees",
+    )  # fmt: skip
+    ring_width: int = option(
+        30, label="Ring width (px)", group=_RINGS, minimum=1, advanced=True,
+        help="widest ring removed, pixels",
+    )  # fmt: skip
+    crop: tuple[int, int, int, int] | None = option(
+        None, label="Crop T B L R", group=_OUTPUT, minimum=0, advanced=True,
+        help="margins TOP BOTTOM LEFT RIGHT cut from each slice, pixels; unset: none",
+    )  # fmt: skip
+    bilateral: bool = option(
+        False, label="Bilateral filter", group=_OUTPUT, advanced=True,
+        help="bilateral filter on each reconstructed slice",
+    )  # fmt: skip
+    bilateral_sigma_color: float | None = option(
+        None, label="Bilateral colour sigma", group=_OUTPUT, minimum=0,
+        exclusive_minimum=True, advanced=True,
+        help="bilateral intensity sigma, slice units; unset: from the slice's spread",
+    )  # fmt: skip
+    bilateral_sigma_spatial: float = option(
+        1.0, label="Bilateral spatial sigma", group=_OUTPUT, minimum=0,
+        exclusive_minimum=True, advanced=True, help="bilateral spatial sigma, pixels",
+    )  # fmt: skip
+    uint8_range: tuple[float, float] | None = option(
+        None, label="8-bit range", group=_OUTPUT, advanced=True,
+        help="cast the output to 8 bits mapping LOW to 0 and HIGH to 255; unset: float32",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
-        self._validate()
-
-    # -- validation -----------------------------------------------------------------------
-    def _validate(self) -> None:
-        _choice("theta_units", self.theta_units, THETA_UNITS)
-        _choice("outlier_mode", self.outlier_mode, OUTLIER_MODES)
-        _choice("stripe", self.stripe, STRIPE_METHODS)
-        _choice("rotation", self.rotation, ROTATIONS)
-        _choice("center_method", self.center_method, CENTER_METHODS)
-        _choice("filter_name", self.filter_name, FILTERS)
-        _choice("algorithm", self.algorithm, ALGORITHMS)
-        _choice("backend", self.backend, BACKENDS)
-        for name in ("phase", "phase_pad", "fw_pad", "full_360", "pad", "circ_mask"):
-            _boolean(name, getattr(self, name))
-        for name in ("ring_removal", "bilateral"):
-            _boolean(name, getattr(self, name))
-        _integer("slab", self.slab, minimum=1)
-        _integer("outlier_size", self.outlier_size, minimum=1)
-        _integer("ti_nblock", self.ti_nblock, minimum=0)
-        _integer("sf_size", self.sf_size, minimum=1)
-        _integer("vo_la_size", self.vo_la_size, minimum=1)
-        _integer("vo_sm_size", self.vo_sm_size, minimum=1)
-        _integer("ring_width", self.ring_width, minimum=1)
-        if self.fw_level is not None:
-            _integer("fw_level", self.fw_level, minimum=1)
-        if self.center_row is not None:
-            _integer("center_row", self.center_row, minimum=0)
-        for name in ("pixel_size", "dist", "energy", "alpha", "fw_sigma", "ti_alpha"):
-            _number(name, getattr(self, name), positive=True)
-        for name in ("vo_snr", "bilateral_sigma_spatial", "angle_range"):
-            _number(name, getattr(self, name), positive=True)
-        _number("angle_offset", self.angle_offset)
-        _number("ring_thresh", self.ring_thresh, positive=True)
-        _number("ring_theta_min", self.ring_theta_min, positive=True)
-        _number("ring_thresh_max", self.ring_thresh_max)
-        _number("ring_thresh_min", self.ring_thresh_min)
-        if not self.ring_thresh_min < self.ring_thresh_max:
-            raise ValueError(
-                f"ring_thresh_min must be < ring_thresh_max, got {self.ring_thresh_min}, "
-                f"{self.ring_thresh_max}"
-            )
-        for name in ("outlier_diff", "normalize_cutoff", "bilateral_sigma_color"):
-            if getattr(self, name) is not None:
-                _number(name, getattr(self, name), positive=True)
-        if self.overlap is not None:
-            _number("overlap", self.overlap, positive=True)
-        if self.center is not None:
-            _number("center", self.center)
-        if not isinstance(self.fw_wname, str) or not self.fw_wname:
-            raise TypeError(f"fw_wname must be a wavelet name, got {self.fw_wname!r}")
-        self.rows = _pair("rows", self.rows, integer=True)
-        if self.rows is not None and not 0 <= self.rows[0] < self.rows[1]:
-            raise ValueError(f"rows must be (start, end) with 0 <= start < end, got {self.rows}")
-        self.filter_par = _pair("filter_par", self.filter_par)
-        self.uint8_range = _pair("uint8_range", self.uint8_range)
+        check_options(self)
+        if self.rows is not None and not self.rows[0] < self.rows[1]:
+            raise ValueError(f"rows: expected START < END, got {self.rows[0]} {self.rows[1]}")
         if self.uint8_range is not None and not self.uint8_range[0] < self.uint8_range[1]:
             raise ValueError(
-                f"uint8_range must be (low, high) with low < high, got {self.uint8_range}"
+                f"uint8_range: expected LOW < HIGH, got {self.uint8_range[0]} {self.uint8_range[1]}"
             )
-        self.ignore_projections = _int_tuple("ignore_projections", self.ignore_projections)
-        if any(i < 0 for i in self.ignore_projections):
+        if not self.ring_thresh_min < self.ring_thresh_max:
             raise ValueError(
-                f"ignore_projections must be non-negative indices, got {self.ignore_projections}"
+                f"ring_thresh_min: expected less than ring_thresh_max {self.ring_thresh_max}, "
+                f"got {self.ring_thresh_min}"
             )
-        if self.crop is not None:
-            self.crop = _int_tuple("crop", self.crop)
-            if len(self.crop) != 4 or min(self.crop) < 0:
-                raise ValueError(
-                    f"crop must be 4 non-negative margins (top, bottom, left, right), "
-                    f"got {self.crop}"
-                )
-        if self.beam_hardening is not None:
-            coeffs = tuple(float(_number("beam_hardening", c)) for c in self.beam_hardening)
-            if not 1 <= len(coeffs) <= 6:
-                raise ValueError(
-                    f"beam_hardening must hold 1 to 6 coefficients (a0..a5), got {len(coeffs)}"
-                )
-            self.beam_hardening = coeffs
+        if self.beam_hardening is not None and not 1 <= len(self.beam_hardening) <= 6:
+            raise ValueError(
+                f"beam_hardening: expected 1 to 6 coefficients a0 .. a5, "
+                f"got {len(self.beam_hardening)}"
+            )
+        if not self.fw_wname:
+            raise ValueError("fw_wname: expected a wavelet name, got ''")
+        if self.ignore_projections == ():
+            object.__setattr__(self, "ignore_projections", None)  # files written before
+        if self.ignore_projections and len(set(self.ignore_projections)) != len(
+            self.ignore_projections
+        ):
+            raise ValueError(
+                f"ignore_projections: expected distinct indices, got {self.ignore_projections}"
+            )
 
     # -- conversion -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -285,11 +348,7 @@ class ReconOptions:
         dict
             One entry per option, plus ``"detcal_tomo_options"`` (the format version).
         """
-        out: dict[str, Any] = {"detcal_tomo_options": _OPTIONS_VERSION}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = list(value) if isinstance(value, tuple) else value
-        return out
+        return {"detcal_tomo_options": _OPTIONS_VERSION, **options_dict(self)}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ReconOptions:
@@ -298,8 +357,8 @@ class ReconOptions:
         Parameters
         ----------
         values : dict
-            Option names and values; ``"detcal_tomo_options"`` and keys written by the run
-            (``"center_found"``, ``"input"``, ...) under ``"run"`` are ignored.
+            Option names and values; ``"detcal_tomo_options"`` (the version) and ``"run"``
+            (what a run recorded) are read past.
 
         Returns
         -------
@@ -315,7 +374,7 @@ class ReconOptions:
         version = values.pop("detcal_tomo_options", _OPTIONS_VERSION)
         if not isinstance(version, int) or version > _OPTIONS_VERSION:
             raise ValueError(
-                f"detcal_tomo_options version {version!r} is not supported "
+                f"detcal_tomo_options: version {version!r} is not supported "
                 f"(this detcal reads version {_OPTIONS_VERSION})"
             )
         values.pop("run", None)
@@ -341,7 +400,7 @@ class ReconOptions:
         values = self.to_dict()
         if extra:
             values["run"] = extra
-        return json.dumps(values, indent=2, sort_keys=False)
+        return json.dumps(values, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> ReconOptions:
@@ -356,6 +415,11 @@ class ReconOptions:
         -------
         ReconOptions
             The validated options.
+
+        Raises
+        ------
+        ValueError
+            Not JSON, not an object, or a bad option.
         """
         values = json.loads(text)
         if not isinstance(values, dict):
@@ -390,59 +454,20 @@ def load_options(path: str | Path) -> ReconOptions:
     -------
     ReconOptions
         The validated options.
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    ValueError
+        Not JSON or a bad option; the message names the file.
     """
-    return ReconOptions.from_json(Path(path).read_text(encoding="utf-8"))
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
-
-
-def _boolean(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-
-
-def _integer(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-
-
-def _number(name: str, value: Any, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    if positive and value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return float(value)
-
-
-def _pair(name: str, value: Any, *, integer: bool = False) -> tuple | None:
-    if value is None:
-        return None
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"options file {str(path)!r} does not exist")
     try:
-        items = tuple(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a pair of numbers, got {value!r}") from None
-    if len(items) != 2:
-        raise ValueError(f"{name} must hold 2 values, got {len(items)}: {value!r}")
-    if integer:
-        for item in items:
-            _integer(name, item, minimum=0)
-        return (int(items[0]), int(items[1]))
-    return tuple(_number(name, item) for item in items)
-
-
-def _int_tuple(name: str, value: Any) -> tuple[int, ...]:
-    try:
-        items = tuple(value)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of integers, got {value!r}") from None
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, numbers.Integral):
-            raise TypeError(f"{name} must hold integers, got {item!r}")
-    return tuple(int(i) for i in items)
+        return ReconOptions.from_json(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"options file {str(path)!r} is not valid JSON: {exc}") from None
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"options file {str(path)!r}: {exc}") from None
