@@ -103,8 +103,43 @@ def _tomopy(name: str, **kwargs):
     return run
 
 
+def _phase_note(out, striped) -> str:
+    return f"std {float(np.std(striped)):.4f}->{float(np.std(out)):.4f}"
+
+
+def _ours_phase(inputs):
+    _, striped = inputs
+    lazy = prep.retrieve_phase(da.from_array(striped, chunks=(64, -1, -1)), **PHASE)
+    with dask.config.set(scheduler="threads"):
+        return _phase_note(lazy.compute(), striped)
+
+
+def _tomopy_phase(inputs):
+    _, striped = inputs
+    return _phase_note(tomopy.retrieve_phase(striped.copy(), **PHASE), striped)
+
+
+PHASE = dict(pixel_size=1e-4, dist=50.0, energy=20.0, alpha=1e-3)
+#: A lazy scan (angle, row, column) larger than the 64 MiB block budget, for peak memory.
+MEMORY_SIZES = {"quick": (64, 64, 512), "full": (256, 256, 2048)}
+
+
+def _memory(phase: bool):
+    def run(shape):
+        tomo = da.random.default_rng(0).random(shape, chunks=(16, -1, -1), dtype="float32")
+        out = prep.minus_log(tomo + 0.5)
+        if phase:
+            out = prep.retrieve_phase(tomo + 0.5, **PHASE)
+        with dask.config.set(scheduler="threads"):
+            total = float(out.sum().compute())
+        mib = np.prod(shape) * 4 / 2**20
+        return f"scan {shape} float32 = {mib:.0f} MiB, lazy in and out (sum {total:.3g})"
+
+    return run
+
+
 def cases(size: str) -> list[Case]:
-    """Stripe-removal cases at ``size`` ("quick" or "full")."""
+    """Stripe-removal, phase and memory cases at ``size`` ("quick" or "full")."""
 
     def setup():
         return _make(size)
@@ -141,6 +176,29 @@ def cases(size: str) -> list[Case]:
             "tomopy remove_all_stripe",
             _tomopy("remove_all_stripe"),
             "tomopy",
+        ),
+        Case(
+            "tomo_prep remove_stripe_sf vs tomopy",
+            setup,
+            _ours("remove_stripe_sf", size=9),
+            "tomopy remove_stripe_sf",
+            _tomopy("remove_stripe_sf", size=9),
+            "tomopy",
+        ),
+        Case(
+            "tomo_prep retrieve_phase vs tomopy",
+            setup,
+            _ours_phase,
+            "tomopy retrieve_phase",
+            _tomopy_phase,
+            "tomopy",
+        ),
+        Case(
+            "tomo_prep peak memory: retrieve_phase vs minus_log alone (lazy scan > 64 MiB budget)",
+            lambda: MEMORY_SIZES[size],
+            _memory(True),
+            "detcal minus_log alone (no phase)",
+            _memory(False),
         ),
         Case(
             "tomo_prep remove_stripe_ti vs tomopy",

@@ -174,6 +174,34 @@ def _tomopy(inputs) -> str:
     return _best_of(run, inputs)
 
 
+def _busy(func):
+    """Run ``func`` with one core kept busy by a CPU-burning process pinned to it."""
+
+    def run(inputs) -> str:
+        import subprocess
+        import sys
+
+        burn = "import os\nos.sched_setaffinity(0, {0})\nwhile True:\n    pass\n"
+        burner = subprocess.Popen([sys.executable, "-c", burn])
+        try:
+            time.sleep(0.5)  # let it start spinning
+            return func(inputs)
+        finally:
+            burner.kill()
+            burner.wait()
+
+    return run
+
+
+def _center_tomopy(inputs) -> str:
+    import tomopy
+
+    row = inputs["tomo"].shape[1] // 2
+    cpu = _cpu()
+    found = float(tomopy.find_center_vo(inputs["tomo"], ind=row, ncore=2))
+    return f"error {found - float(inputs['center']):+.3f} px, {_cpu() - cpu:.2f} CPU s"
+
+
 def _center_ours(inputs) -> str:
     from detcal.tomo.center import find_center_vo
 
@@ -222,6 +250,22 @@ def cases(size: str) -> list[Case]:
             _ours_steady,
             "tomopy gridrec",
             _tomopy,
+            "tomopy",
+        ),
+        Case(
+            f"tomo recon shepp, steady state, one core busy, vs tomopy gridrec ({label})",
+            setup,
+            _busy(_ours_steady),
+            "tomopy gridrec (one core busy)",
+            _busy(_tomopy),
+            "tomopy",
+        ),
+        Case(
+            f"tomo find_center_vo vs tomopy ({n_cols} cols x {n_angles} angles)",
+            setup,
+            _center_ours,
+            "tomopy find_center_vo",
+            _center_tomopy,
             "tomopy",
         ),
         Case(

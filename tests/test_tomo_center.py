@@ -42,6 +42,20 @@ def test_find_center_accuracy(scan, method, bound):
     assert abs(found - sample.center) <= bound
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(center_offset=3.7), dict(n_angles=360, center_offset=-6.3, seed=3)],
+    ids=["180 angles, +3.7", "360 angles, -6.3"],
+)
+def test_find_center_nm_on_a_wide_noisy_scan(kwargs):
+    # 700 columns seen at 180-360 angles, counting noise, stripes and outliers: the entropy of
+    # the raw slice is flat to 0.1 % over +-20 px here (it missed by 8-25 px); judged on the
+    # denoised slice it is within 0.04 px
+    sample = make_tomography(n_cols=700, **kwargs)
+    found = find_center(minus_log(sample), sample.theta, method="nm")
+    assert abs(found - sample.center) <= 0.1
+
+
 def test_find_center_vo_alone_and_on_dask():
     sample = make_tomography(center_offset=-2.3, seed=7)
     tomo = minus_log(sample)
@@ -65,12 +79,13 @@ def test_find_center_pc_two_views():
 
 def test_center_sweep_peaks_at_the_axis():
     sample = make_tomography(noise=False, stripes=False, outliers=False)
-    centers = sample.center + np.arange(-3, 3.5, 0.5)
+    # asymmetric about the truth (index 8 of 12), so a reversed stack peaks elsewhere
+    centers = sample.center + np.arange(-4, 2, 0.5)
     stack = center_sweep(sample.line_integrals, sample.theta, centers=centers, ind=1)
-    assert stack.shape == (13, 128, 128) and stack.dtype == np.float32
+    assert stack.shape == (12, 128, 128) and stack.dtype == np.float32
     m = sample.object_mask[1]
     err = [np.sqrt(np.mean((s[m] - sample.phantom[1][m]) ** 2)) for s in stack]
-    assert int(np.argmin(err)) == 6
+    assert int(np.argmin(err)) == 8
     # each plane is the reconstruction at that centre
     np.testing.assert_allclose(
         stack[2],
@@ -93,7 +108,7 @@ def test_center_sweep_peaks_at_the_axis():
     scan = scan.map_blocks(load, dtype=scan.dtype)
     lazy = center_sweep(scan, sample.theta, centers=centers, ind=1)
     assert isinstance(lazy, da.Array) and not rows_read
-    np.testing.assert_allclose(lazy[6].compute(), stack[6], atol=1e-4 * np.abs(stack).max())
+    np.testing.assert_allclose(lazy[8].compute(), stack[8], atol=1e-4 * np.abs(stack).max())
     assert set(rows_read) == {1}
 
 

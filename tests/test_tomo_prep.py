@@ -12,26 +12,29 @@ from detcal.tomo import prep
 # ------------------------------------------------------------------ parity with TomoPy's tests
 
 
+# measured largest difference, relative to the largest expected value: 7.1e-7 (fw), 1.1e-6
+# (ti, whose conjugate gradients TomoPy stops early where this solves exactly), 1.2e-7 (phase)
 @pytest.mark.parametrize(
-    ("func", "expected"),
+    ("func", "expected", "tolerance"),
     [
-        (prep.remove_stripe_fw, "remove_stripe_fw"),
-        (prep.remove_stripe_ti, "remove_stripe_ti"),
-        (prep.retrieve_phase, "retrieve_phase"),
+        (prep.remove_stripe_fw, "remove_stripe_fw", 1e-6),
+        (prep.remove_stripe_ti, "remove_stripe_ti", 2e-6),
+        (prep.retrieve_phase, "retrieve_phase", 2e-7),
     ],
 )
-def test_parity_with_tomopy_defaults(tomopy_test_data, func, expected):
+def test_parity_with_tomopy_defaults(tomopy_test_data, func, expected, tolerance):
     proj = np.load(tomopy_test_data / "proj.npy")
     out = func(proj)
     assert out.dtype == np.float32 and out.shape == proj.shape
-    assert_allclose(out, np.load(tomopy_test_data / f"{expected}.npy"), rtol=1e-2)
+    reference = np.load(tomopy_test_data / f"{expected}.npy")
+    assert_allclose(out, reference, rtol=0, atol=tolerance * np.abs(reference).max())
 
 
 def test_parity_normalize(tomopy_test_data):
     tomo, flat, dark = (np.load(tomopy_test_data / f"{n}.npy") for n in ("tomo", "flat", "dark"))
     with pytest.warns(RuntimeWarning, match="zero, negative or not finite"):
         out = prep.normalize(tomo, flat, dark)
-    assert_allclose(out, np.load(tomopy_test_data / "normalize.npy"), rtol=1e-2)
+    assert_array_equal(out, np.load(tomopy_test_data / "normalize.npy"))  # measured: identical
 
 
 def test_parity_inputs_not_modified(tomopy_test_data):
@@ -260,3 +263,34 @@ def test_dask_input_is_not_computed_whole():
 def test_bad_input_names_the_argument(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# ------------------------------------------------------------------ bounded memory
+
+_PHASE_MEMORY = """
+import resource, sys
+import dask, dask.array as da
+import detcal.tomo._prep_common as common
+from detcal.tomo import prep
+common.BLOCK_BYTES = 8 * 2**20
+# 64 projections of 256 x 256 (16 MiB), each padded to 512 x 512 for the filter
+tomo = da.random.default_rng(0).random((64, 256, 256), chunks=(64, 256, 256), dtype="float32")
+with dask.config.set(scheduler="synchronous"):
+    prep.retrieve_phase(tomo[:1]).sum().compute()  # imports, FFT plans
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    prep.retrieve_phase(tomo).sum().compute()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+def test_retrieve_phase_memory_is_bounded_by_the_padded_working_set():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _PHASE_MEMORY], capture_output=True, text=True, check=True
+    )
+    growth_mib = float(result.stdout.split()[-1])
+    # blocks sized by the padded working set: 2 projections (~7 MiB) at a time, the peak grew
+    # by 8 MiB; sized by the float32 input (32 projections a block) it grew by 116 MiB
+    assert growth_mib < 40

@@ -220,7 +220,18 @@ def test_optional_backends_reconstruct_the_phantom(backend, clean):
         filter_name="ramlak",
     )
     assert rec.shape == (2, 256, 256)
-    # same geometry and units as ours: the phantom within a plain FBP's error
+    if backend == "tomopy":
+        # TomoPy's gridrec reads 5-15 % high (more towards the edge; docs/tomo-recon.md and
+        # tests/test_tomopy_parity.py): measured 1.097 over the object. The wrapper owes the
+        # geometry (padding, axis pixel), not TomoPy's values.
+        m = clean.object_mask[:2]
+        ours = recon(
+            clean.line_integrals[:, :2], clean.theta, center=clean.center, filter_name="ramlak"
+        )
+        gain = rec[m].mean() / ours[m].mean()
+        assert 1.08 < gain < 1.11
+        rec = rec / gain
+    # same geometry as ours: the phantom within a plain FBP's error (TomoPy: 0.039 measured)
     assert rel_rms(rec, _two_rows(clean)) < 0.05
 
 

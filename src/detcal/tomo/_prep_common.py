@@ -61,10 +61,15 @@ def check_positive(value: Any, name: str, *, integer: bool = False, allow_zero: 
     return int(value) if integer else float(value)
 
 
-def _rechunked(tomo: da.Array, full_axes: tuple[int, ...], split_axis: int) -> da.Array:
-    """Rechunk so ``full_axes`` are whole and ``split_axis`` blocks stay near BLOCK_BYTES."""
-    plane = np.prod([tomo.shape[a] for a in full_axes]) * 4
-    per_block = max(1, int(BLOCK_BYTES // plane))
+def planes_per_block(plane_bytes: float) -> int:
+    """Planes whose working set (``plane_bytes`` each) fits in ``BLOCK_BYTES``, at least 1."""
+    return max(1, int(BLOCK_BYTES // max(plane_bytes, 1)))
+
+
+def _rechunked(
+    tomo: da.Array, full_axes: tuple[int, ...], split_axis: int, per_block: int
+) -> da.Array:
+    """Rechunk so ``full_axes`` are whole and ``split_axis`` blocks hold ``per_block`` planes."""
     chunks: dict[int, Any] = {a: -1 for a in full_axes}
     chunks[split_axis] = min(per_block, max(tomo.chunks[split_axis]))
     return tomo.rechunk(chunks)
@@ -75,19 +80,33 @@ def map_full(
     tomo: Any,
     full_axes: tuple[int, ...],
     split_axis: int,
+    *,
+    plane_bytes: float | None = None,
     **kwargs: Any,
 ) -> Any:
     """Apply ``func(block, **kwargs)`` to blocks whole along ``full_axes``, split on the other.
 
-    ``func`` takes and returns a float32 block of the same shape. Numpy input is processed in
-    one call; dask input lazily, block by block.
+    ``func`` takes and returns a float32 block of the same shape. A block holds as many planes
+    as fit in ``BLOCK_BYTES`` of working set, ``plane_bytes`` per plane (default: the plane
+    as float32). Dask input is processed lazily, block by block; numpy input one block after
+    the other into one output, so the working set stays bounded there too.
     """
+    if plane_bytes is None:
+        plane_bytes = 4.0 * np.prod([tomo.shape[a] for a in full_axes])
+    per_block = planes_per_block(plane_bytes)
     if is_dask(tomo):
-        tomo = _rechunked(tomo, full_axes, split_axis)
+        tomo = _rechunked(tomo, full_axes, split_axis, per_block)
         return tomo.map_blocks(
             _as_float32_call, func, kwargs, dtype=np.float32, meta=np.empty((0, 0, 0), np.float32)
         )
-    return _as_float32_call(tomo, func, kwargs)
+    n = tomo.shape[split_axis]
+    if n <= per_block:
+        return _as_float32_call(tomo, func, kwargs)
+    out = np.empty(tomo.shape, dtype=np.float32)
+    for start in range(0, n, per_block):
+        index = (slice(None),) * split_axis + (slice(start, start + per_block),)
+        out[index] = _as_float32_call(tomo[index], func, kwargs)
+    return out
 
 
 def map_sinograms(func: Callable[..., np.ndarray], tomo: Any, **kwargs: Any) -> Any:
@@ -95,9 +114,11 @@ def map_sinograms(func: Callable[..., np.ndarray], tomo: Any, **kwargs: Any) -> 
     return map_full(func, tomo, (0, 2), 1, **kwargs)
 
 
-def map_projections(func: Callable[..., np.ndarray], tomo: Any, **kwargs: Any) -> Any:
+def map_projections(
+    func: Callable[..., np.ndarray], tomo: Any, *, plane_bytes: float | None = None, **kwargs: Any
+) -> Any:
     """Apply ``func`` to whole projections: blocks of angles with all rows and columns."""
-    return map_full(func, tomo, (1, 2), 0, **kwargs)
+    return map_full(func, tomo, (1, 2), 0, plane_bytes=plane_bytes, **kwargs)
 
 
 def _as_float32_call(block: np.ndarray, func: Callable, kwargs: dict) -> np.ndarray:

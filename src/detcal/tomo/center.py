@@ -353,6 +353,10 @@ def _entropy(image: np.ndarray, lo: float, hi: float, bins: int = 128) -> float:
     return float(-(p * np.log(p)).sum())
 
 
+#: Low-pass of the slices whose entropy ``"nm"`` compares (Butterworth cut-off, order).
+_NM_FILTER = (0.15, 2.0)
+
+
 def _center_nm(
     sino: np.ndarray, theta: np.ndarray, init: float, tol: float, smin: float, smax: float
 ) -> float:
@@ -363,14 +367,19 @@ def _center_nm(
         first = np.mod(theta - theta[0], 2 * np.pi) < np.pi
         sino, theta = sino[first], theta[first]
     step = max(1, math.ceil(theta.size / 360))
-    sino, theta_d = sino[::step], theta[::step]
+    # the entropy of a noisy slice is ruled by its noise, not by the axis: judge a denoised
+    # one (a 3 x 3 median takes out outliers and most counting noise, a low-pass the rest;
+    # both are symmetric, so they move no edge)
+    sino, theta_d = scipy.ndimage.median_filter(sino[::step], size=3), theta[::step]
     projector = GriddingBackprojector(theta_d, n_cols, n_cols)
     r = np.arange(n_cols) - (n_cols - 1) / 2.0
     inside = (r[:, None] ** 2 + r[None, :] ** 2) < (0.45 * n_cols) ** 2
 
     def slices(centers: np.ndarray) -> np.ndarray:
         stack = np.broadcast_to(sino, (centers.size,) + sino.shape)
-        rec = projector.reconstruct(stack, centers, filter_name="shepp", filter_par=None, pad=True)
+        rec = projector.reconstruct(
+            stack, centers, filter_name="butterworth", filter_par=_NM_FILTER, pad=True
+        )
         return rec[:, inside]
 
     first = slices(np.array([init]))[0]

@@ -76,13 +76,19 @@ def paganin_filter(shape, *, pixel_size=1e-4, dist=50, energy=20, alpha=1e-3) ->
     return filt / filt.max()
 
 
+#: Bytes of working set per padded pixel of a projection: the float32 padded copy and its
+#: complex64 spectrum (filtered and inverse-transformed in place).
+_WORK_BYTES_PER_PADDED_PIXEL = 4 + 8
+
+
 def _phase_block(block: np.ndarray, filt: np.ndarray, pad_rows: int, pad_cols: int):
     padded = np.pad(block, ((0, 0), (pad_rows, pad_rows), (pad_cols, pad_cols)), mode="edge")
     spectrum = scipy.fft.fft2(padded, axes=(1, 2))
+    del padded
     spectrum *= filt[None]
-    out = np.real(scipy.fft.ifft2(spectrum, axes=(1, 2)))
+    spectrum = scipy.fft.ifft2(spectrum, axes=(1, 2), overwrite_x=True)
     rows, cols = block.shape[1:]
-    return out[:, pad_rows : pad_rows + rows, pad_cols : pad_cols + cols]
+    return spectrum.real[:, pad_rows : pad_rows + rows, pad_cols : pad_cols + cols].copy()
 
 
 def retrieve_phase(tomo, *, pixel_size=1e-4, dist=50, energy=20, alpha=1e-3, pad=True):
@@ -152,4 +158,16 @@ def retrieve_phase(tomo, *, pixel_size=1e-4, dist=50, energy=20, alpha=1e-3, pad
         energy=energy,
         alpha=alpha,
     )
-    return map_projections(_phase_block, tomo, filt=filt, pad_rows=pad_rows, pad_cols=pad_cols)
+    # blocks are sized by what the filtering holds (the padded complex spectrum, the input
+    # and output), not by the input alone: peak memory stays near BLOCK_BYTES per thread
+    padded_pixels = filt.size
+    plane_bytes = padded_pixels * _WORK_BYTES_PER_PADDED_PIXEL + rows * cols * 8
+    filt = filt.astype(np.float32)
+    return map_projections(
+        _phase_block,
+        tomo,
+        plane_bytes=plane_bytes,
+        filt=filt,
+        pad_rows=pad_rows,
+        pad_cols=pad_cols,
+    )

@@ -137,7 +137,9 @@ def _recon_block(
         sino = np.array(block, dtype=np.float32, order="C")
         sino[~np.isfinite(sino)] = 0.0
         if backend == "tomopy":
-            out = _recon_tomopy(sino, theta, centers, algorithm, filter_name, filter_par, ncore)
+            out = _recon_tomopy(
+                sino, theta, centers, algorithm, filter_name, filter_par, pad, ncore
+            )
         else:
             out = _recon_astra(sino, theta, centers)
     else:
@@ -160,20 +162,48 @@ def _recon_block(
     return out
 
 
-def _recon_tomopy(sino, theta, centers, algorithm, filter_name, filter_par, ncore):
+def _recon_tomopy(sino, theta, centers, algorithm, filter_name, filter_par, pad, ncore):
+    """Run TomoPy on the same geometry as the gridding back-end: padded, axis at the middle.
+
+    TomoPy's gridrec zero-fills each projection only up to the next power of two and drops
+    the zero frequency, which leaves a DC offset in the slice; here every projection is
+    padded (edge values or zeros, as ``pad`` says) to a power of two at least twice its width,
+    so the filtering is a linear convolution. TomoPy puts the rotation axis at pixel
+    ``(M // 2 - 1, M - M // 2)`` of its ``M x M`` grid where this project puts it at
+    ``((M - 1) / 2, (M - 1) / 2)``: each projection is shifted by that image translation
+    (a Fourier phase, exact for band-limited data), so the slices overlay ours pixel for pixel.
+    TomoPy's values are its own (see docs/tomo-recon.md for the measured scale).
+    """
+    import scipy.fft
     import tomopy
 
+    n_rows, _, n = sino.shape
+    width = 1 << int(np.ceil(np.log2(2 * n)))
+    left = (width - n) // 2
+    padded = np.pad(
+        sino, ((0, 0), (0, 0), (left, width - n - left)), mode="edge" if pad else "constant"
+    )
+    drow = (n - 1) / 2.0 - (n // 2 - 1)
+    dcol = (n - 1) / 2.0 - (n - n // 2)
+    shift = dcol * np.cos(theta) - drow * np.sin(theta)
+    phase = np.exp(-2j * np.pi * np.fft.rfftfreq(width)[None, :] * shift[:, None])
+    workers = ncore or -1
+    spectrum = scipy.fft.rfft(padded, axis=-1, workers=workers)
+    spectrum *= phase.astype(np.complex64)
+    padded = scipy.fft.irfft(spectrum, n=width, axis=-1, workers=workers).astype(np.float32)
     out = tomopy.recon(
-        sino,
+        padded,
         theta,
-        center=centers,
+        center=centers + left,
         sinogram_order=True,
         algorithm=algorithm,
         filter_name=filter_name,
         filter_par=np.asarray(filter_par, dtype=np.float32),
+        num_gridx=n,
+        num_gridy=n,
         ncore=ncore,
     )
-    return np.asarray(out, dtype=np.float32)
+    return np.asarray(out, dtype=np.float32).reshape(n_rows, n, n)
 
 
 def _recon_astra(sino, theta, centers):
