@@ -2,7 +2,10 @@
 # Install napari-detcal and everything it needs into ./.venv (idempotent).
 #   bash install.sh          the library, the napari plugin (PyQt6) and BaSiCPy
 #   bash install.sh --test   the same plus the test tools, Xvfb (system packages, as root), the
-#                            peer tools the parity tests compare against, and fabio (EDF)
+#                            peer tools the parity tests compare against, and fabio (EDF); where
+#                            this project sits beside a ../shared/peers folder holding TomoPy's
+#                            source (its development workplace), TomoPy is built too
+#                            (TomoPy is not on PyPI; without it its parity tests skip)
 #   bash install.sh --bench  the library plus the peer tools the benchmarks compare against
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -40,4 +43,8 @@ pip install -q "torch==2.13.0"
 pip install -q -e ".[$extras]"
 # basicpy 2.0.0 declares scipy<1.13 and an unpinned torch; it runs fine on current scipy.
 pip install -q --no-deps "basicpy==2.0.0"
+tomopy_builder=../shared/peers/install-tomopy
+if [ "$want_xvfb" = 1 ] && [ -x "$tomopy_builder" ] && ! .venv/bin/python -c "import tomopy" 2>/dev/null; then
+  "$tomopy_builder" .venv >/dev/null || echo "install.sh: TomoPy could not be built; its parity tests will skip" >&2
+fi
 echo "napari-detcal installed in $(pwd)/.venv"
