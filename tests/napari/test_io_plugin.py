@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
+import textwrap
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
 
@@ -16,7 +17,6 @@ import pytest  # noqa: E402
 from detcal import io  # noqa: E402
 
 pytestmark = pytest.mark.gui
-SHOTS = Path(os.environ.get("DETCAL_SCREENSHOTS", "/tmp"))
 
 
 def _widget(viewer):
@@ -26,15 +26,20 @@ def _widget(viewer):
     return widget
 
 
-def _wait_for(qtbot, widget, text):
-    qtbot.waitUntil(lambda: text in widget.status.value, timeout=20000)
+def _export(qtbot, widget):
+    """Click Export and wait until its run has ended (the button comes back on finished)."""
+    widget.export_button.click()
+    qtbot.waitUntil(widget.export_button.isEnabled, timeout=30000)
 
 
-def test_manifest_validates():
-    npe2 = Path(sys.executable).with_name("npe2")
-    run = subprocess.run([str(npe2), "validate", "napari-detcal"], capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "valid" in run.stdout
+def _slow_layer(viewer, started, planes=200):
+    def slow(block):
+        started.append(1)
+        time.sleep(0.03)
+        return block
+
+    data = da.zeros((planes, 64, 64), chunks=(1, 64, 64)).map_blocks(slow, dtype=float)
+    return viewer.add_image(data, name="slow", contrast_limits=(0, 1))
 
 
 def test_reader_gives_a_lazy_multiscale_layer_for_ome_zarr(make_napari_viewer, tmp_path):
@@ -49,7 +54,42 @@ def test_reader_gives_a_lazy_multiscale_layer_for_ome_zarr(make_napari_viewer, t
     assert all(isinstance(level, da.Array) for level in layer.data)
     assert layer.data[0].shape == (3, 1200, 2100) and layer.data[2].shape == (3, 300, 525)
     assert layer.metadata["detcal"] == attrs
+    assert layer.axis_labels == ("z", "y", "x")
     np.testing.assert_array_equal(layer.data[0][2].compute(), data[2])
+
+
+def test_a_detcal_zarr_opens_without_naming_the_plugin(make_napari_viewer, tmp_path):
+    """napari's own reader accepts every folder: opened with no plugin named (``plugin=None``,
+    what drag-and-drop, File > Open and ``napari PATH`` do) napari raises MultipleReaderError
+    (a dialog in the GUI) unless a preference names one. Loading the plugin records it."""
+    from napari.errors import MultipleReaderError
+    from napari.settings import get_settings
+
+    from detcal.napari.reader import prefer_detcal_reader
+
+    out = io.save_array(np.ones((2, 30, 40), np.float32), tmp_path / "flat.zarr")
+    viewer = make_napari_viewer()  # napari's test fixture resets the settings
+    get_settings().plugins.extension2reader = {}
+    with pytest.raises(MultipleReaderError):
+        viewer.open(str(out), plugin=None)
+    assert prefer_detcal_reader()
+    (layer,) = viewer.open(str(out), plugin=None)
+    assert layer.source.reader_plugin == "napari-detcal" and layer.data.shape == (2, 30, 40)
+    # a user's own choice is kept
+    get_settings().plugins.extension2reader = {"*.zarr/": "napari"}
+    assert not prefer_detcal_reader()
+    assert get_settings().plugins.extension2reader == {"*.zarr/": "napari"}
+
+
+def test_reader_contrast_ignores_hot_pixels_and_looks_past_plane_0(make_napari_viewer, tmp_path):
+    stack = np.random.default_rng(2).random((5, 64, 64)).astype(np.float32) * 100
+    stack[0] /= 100
+    stack[:, 3, 3] = 1e7
+    out = io.save_array(stack, tmp_path / "corrected.zarr")
+    viewer = make_napari_viewer()
+    (layer,) = viewer.open(str(out), plugin="napari-detcal")
+    low, high = layer.contrast_limits
+    assert low < 1 and 90 < high < 100
 
 
 def test_reader_splits_dxchange_into_projections_flats_darks(make_napari_viewer, real_data):
@@ -59,6 +99,7 @@ def test_reader_splits_dxchange_into_projections_flats_darks(make_napari_viewer,
     assert all(isinstance(lyr.data, da.Array) for lyr in layers)
     projections, flats, darks = layers
     assert projections.data.shape == (181, 2, 640) and flats.data.shape == (10, 2, 640)
+    assert projections.axis_labels == ("angle", "row", "column")
     theta = np.asarray(projections.metadata["theta"])
     raw = io.open_array(real_data / "tooth.h5", key="exchange/theta").compute()
     np.testing.assert_allclose(theta, np.deg2rad(raw))
@@ -112,61 +153,127 @@ def test_export_widget_writes_ome_zarr_with_metadata(make_napari_viewer, qtbot, 
 
     viewer = make_napari_viewer()
     data = da.random.default_rng(3).random((4, 1500, 900), chunks=(1, 500, 450))
-    params = {"step": "corrected", "params": {"sigma": 50.0, "dark": "layer:dark"}}
-    viewer.add_image(data, name="corrected", metadata={"detcal": params})
+    params = {"step": "corrected", "params": {"sigma": 50.0, "dark": {"layer": "dark"}}}
+    viewer.add_image(data, name="corrected", metadata={"detcal": params}, scale=(2, 0.5, 0.5))
     viewer.add_image(np.zeros((5, 5)), name="other")
     widget = _widget(viewer)
     assert [name for name, _ in widget._layer_choices()] == ["corrected", "other"]
     widget.layer.value = viewer.layers["corrected"]
     widget.path.value = tmp_path / "corrected"  # .zarr is appended
-    widget.export_button.click()
-    _wait_for(qtbot, widget, "Wrote")
+    _export(qtbot, widget)
+    assert widget.status.value.startswith("Wrote")
     out = tmp_path / "corrected.zarr"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corrected.zarr"]
     nodes = list(Reader(parse_url(str(out)))())
     assert [tuple(level.shape) for level in nodes[0].data] == [(4, 1500, 900), (4, 750, 450)]
     assert io.read_metadata(out)["detcal"] == params
+    assert [a["scale"] for a in io.read_metadata(out)["axes"]] == [2.0, 0.5, 0.5]
     np.testing.assert_allclose(np.asarray(nodes[0].data[0][3]), data[3].compute())
     viewer.window._qt_window.resize(1200, 700)
-    shot = viewer.screenshot(canvas_only=False)
-    import imageio.v3 as iio
+    viewer.screenshot(str(tmp_path.parent / "detcal_export_widget.png"), canvas_only=False)
 
-    iio.imwrite(SHOTS / "detcal_export_widget.png", shot)
-
-    # a second export to the same path needs the overwrite box
-    widget.export_button.click()
-    _wait_for(qtbot, widget, "Error")
-    assert "exists" in widget.status.value
+    # a second export to the same path needs the overwrite box, said in GUI words
+    _export(qtbot, widget)
+    assert '"Overwrite"' in widget.status.value and "overwrite=True" not in widget.status.value
+    assert widget.status.native.property("detcal_state") == "error"
     widget.overwrite.value = True
     widget.layer.value = viewer.layers["other"]
-    widget.export_button.click()
-    _wait_for(qtbot, widget, "Wrote")
+    _export(qtbot, widget)
+    assert widget.status.value.startswith("Wrote")
     assert io.open_array(out).shape == (5, 5)
 
 
-def test_export_widget_cancel_leaves_nothing(make_napari_viewer, qtbot, tmp_path):
+def test_export_typed_tif_writes_a_tiff(make_napari_viewer, qtbot, tmp_path):
+    import tifffile
+
+    viewer = make_napari_viewer()
+    image = np.arange(2 * 30 * 40, dtype=np.uint16).reshape(2, 30, 40)
+    viewer.add_image(image, name="image")
+    widget = _widget(viewer)
+    widget.layer.value = viewer.layers["image"]
+    widget.path.value = tmp_path / "image.tif"
+    _export(qtbot, widget)
+    assert [p.name for p in tmp_path.iterdir()] == ["image.tif"]
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "image.tif"), image)
+
+
+def test_export_to_a_missing_folder_is_a_clean_error(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((5, 5)), name="z")
+    widget = _widget(viewer)
+    widget.layer.value = viewer.layers["z"]
+    widget.path.value = tmp_path / "nowhere" / "z.zarr"
+    assert widget.export() is None  # nothing started, nothing raised
+    assert "does not exist" in widget.status.value
+    assert widget.status.native.property("detcal_state") == "error"
+    assert widget.export_button.isEnabled() and list(tmp_path.iterdir()) == []
+
+
+def test_export_cancel_leaves_nothing_once_finished_and_never_stalls_the_gui(
+    make_napari_viewer, qtbot, tmp_path
+):
+    from qtpy.QtCore import QTimer
+
     viewer = make_napari_viewer()
     started = []
-
-    def slow(block):
-        started.append(1)
-        import time
-
-        time.sleep(0.05)
-        return block
-
-    data = da.zeros((200, 64, 64), chunks=(1, 64, 64)).map_blocks(slow, dtype=float)
-    viewer.add_image(data, name="slow", contrast_limits=(0, 1))
+    _slow_layer(viewer, started)
     widget = _widget(viewer)
     widget.layer.value = viewer.layers["slow"]
     widget.path.value = tmp_path / "slow.zarr"
-    widget.export_button.click()
-    qtbot.waitUntil(lambda: len(started) > 3, timeout=20000)
-    assert widget.cancel_button.isEnabled()
+    left_on_finish = []
+    worker = widget.export()
+    worker.finished.connect(lambda: left_on_finish.append(sorted(tmp_path.iterdir())))
+    qtbot.waitUntil(lambda: len(started) > 2, timeout=20000)
+    ticks = []  # intervals between ticks (the first tick starts the clock)
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start(50)
+    qtbot.waitUntil(lambda: len(started) > 40, timeout=20000)
+    assert widget.cancel_button.isEnabled() and not widget.export_button.isEnabled()
     widget.cancel_button.click()
-    _wait_for(qtbot, widget, "cancelled")
-    qtbot.waitUntil(lambda: list(tmp_path.iterdir()) == [], timeout=20000)
-    assert len(started) < 200
+    qtbot.waitUntil(lambda: bool(left_on_finish), timeout=20000)
+    timer.stop()
+    assert left_on_finish == [[]]  # no .detcal-tmp-* sibling when finished fires
+    assert widget.status.value.endswith("cancelled") and len(started) < 200
+    assert widget.export_button.isEnabled() and not widget.cancel_button.isEnabled()
+    stalls = np.diff(ticks)
+    assert len(stalls) >= 5
+    assert stalls.max() < 0.1, f"GUI thread stalled {stalls.max() * 1000:.0f} ms"
+
+
+def test_quitting_napari_during_an_export_exits_cleanly(tmp_path):
+    """Quit while an Export writes: exit code 0, no abort message, no temporary left."""
+    script = textwrap.dedent(
+        f"""
+        import time
+        import dask.array as da
+        import napari
+        from qtpy.QtCore import QTimer
+        from qtpy.QtWidgets import QApplication
+
+        def slow(block):  # long chunks: a cancel has to wait for the ones being written
+            time.sleep(1.0)
+            return block
+
+        viewer = napari.Viewer(show=False)
+        data = da.zeros((20, 64, 64), chunks=(1, 64, 64)).map_blocks(slow, dtype=float)
+        viewer.add_image(data, name="slow", contrast_limits=(0, 1))
+        _, widget = viewer.window.add_plugin_dock_widget("napari-detcal", "Export")
+        widget.layer.value = viewer.layers["slow"]
+        widget.path.value = {str(tmp_path / "out.zarr")!r}
+        widget.export()
+        QTimer.singleShot(2000, lambda: (viewer.close(), QApplication.instance().quit()))
+        napari.run()
+        print("left the event loop", flush=True)
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "left the event loop" in run.stdout
+    assert "terminate called" not in run.stderr
+    assert [p.name for p in tmp_path.iterdir()] == []
 
 
 def test_export_widget_needs_a_layer_and_path(make_napari_viewer, tmp_path):

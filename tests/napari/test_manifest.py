@@ -33,8 +33,9 @@ def test_root_napari_yaml_is_the_packaged_manifest():
 def test_every_dock_widget_opens(make_napari_viewer, widget):
     viewer = make_napari_viewer()
     dock, qwidget = viewer.window.add_plugin_dock_widget(PLUGIN, widget)
-    assert dock.isVisible() or dock.isFloating() or qwidget is not None
-    assert qwidget.parent() is not None
+    assert viewer.window.dock_widgets[dock.name] is qwidget
+    assert dock.widget() is qwidget or dock.widget().isAncestorOf(qwidget)
+    assert qwidget.window() is viewer.window._qt_window
 
 
 @pytest.mark.parametrize("key", [s.key for s in _manifest().contributions.sample_data])
@@ -64,3 +65,13 @@ def test_demo_viewer_opens_everything(make_napari_viewer, tmp_path, monkeypatch)
     samples = _manifest().contributions.sample_data
     assert len(viewer.layers) >= len(samples)
     assert sum(layer.visible for layer in viewer.layers) == 1
+
+
+def test_mosaic_sample_opens_with_contrast_past_its_saturated_pixels(make_napari_viewer):
+    """The mosaic has saturated (65535) pixels: a min/max contrast would show it nearly black."""
+    viewer = make_napari_viewer()
+    tiles = viewer.open_sample(PLUGIN, "mosaic")[0]
+    data = np.asarray(tiles.data)
+    low, high = tiles.contrast_limits
+    assert data.max() == 65535 and high < 10_000
+    assert np.mean(data > high) < 0.02 and np.mean(data < low) < 0.02

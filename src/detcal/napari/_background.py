@@ -3,10 +3,14 @@
 Every step widget uses these helpers so that long work never freezes the UI:
 
 * :func:`run_step` runs a core function that takes ``progress=callable(done, total)`` in a
-  napari ``thread_worker`` with a progress bar; ``worker.quit()`` (the widget's Cancel button)
-  makes the next progress report raise :class:`detcal.progress.StepCancelled`.
-* :func:`add_result` adds (or refreshes) a layer named after the step, with the step's
-  parameters in ``layer.metadata["detcal"]`` so that Export writes them into the Zarr.
+  thread of its own, with a napari progress bar that moves and a Cancel. Cancel asks the step
+  to stop at its next progress report (which raises :class:`detcal.progress.StepCancelled`);
+  the worker's ``aborted`` and ``finished`` signals fire only once the step's thread has
+  ended and its cleanup (a temporary output removed) has run. Quitting the application
+  cancels running steps and waits for them.
+* :func:`add_result` adds (or refreshes) a layer, recording in ``layer.metadata["detcal"]``
+  which public function made it, with which parameters, from which layer; its default
+  contrast comes from robust percentiles over a few planes, computed off the GUI thread.
 * :func:`shapes_to_mask` turns a Shapes layer into a boolean mask, True = ignore.
 """
 
@@ -14,58 +18,154 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from napari.qt.threading import create_worker
-from qtpy.QtWidgets import QPushButton
+from napari.qt.threading import GeneratorWorker, create_worker
+from qtpy.QtWidgets import QApplication, QPushButton
 
+from detcal.napari._feedback import report_error, report_status
 from detcal.progress import StepCancelled
 
 if TYPE_CHECKING:
     import napari
 
+_REPORT_EVERY = 0.05  # seconds between progress reports to the GUI
+_RUNNING: set[_StepRun] = set()
+_QUIT_HOOKED: list[bool] = []
 
-def _step_body(func: Callable, args: tuple, kwargs: dict, cancelled: threading.Event):
-    """Start ``func`` in a thread and yield its latest progress report (the worker's body).
 
-    Reports are sampled every 50 ms (a core loop may report far more often than a progress bar
-    can draw); a report is yielded even when unchanged so the worker can notice a Cancel.
-    """
-    latest: dict[str, tuple[int, int]] = {}
-    outcome: dict[str, Any] = {}
+class _StepRun:
+    """One run of a core function in its own thread: its progress, its cancel, its outcome."""
 
-    def progress(done: int, total: int) -> None:
-        if cancelled.is_set():
+    def __init__(self, func: Callable, args: tuple, kwargs: dict, desc: str):
+        self.func, self.args, self.kwargs = func, args, kwargs
+        self.cancelled = threading.Event()
+        self.latest = (0, 0)
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.worker: GeneratorWorker | None = None
+        # not a daemon: the interpreter waits for it at exit, so a step is never killed
+        # half-way through writing (its temporary output would be left behind)
+        self.thread = threading.Thread(target=self._target, name=f"detcal: {desc}")
+
+    def progress(self, done: int, total: int) -> None:
+        if self.cancelled.is_set():
             raise StepCancelled("cancelled by the user")
-        latest["report"] = (int(done), int(total))
+        self.latest = (int(done), int(total))
 
-    def target() -> None:
+    def _target(self) -> None:
         try:
-            outcome["value"] = func(*args, progress=progress, **kwargs)
-        except BaseException as exc:  # handed to the worker's errored signal below
-            outcome["error"] = exc
+            self.value = self.func(*self.args, progress=self.progress, **self.kwargs)
+        except BaseException as exc:  # handed to the worker's signals by _step_body
+            self.error = exc
+        finally:
+            _RUNNING.discard(self)
 
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
+    def start(self) -> None:
+        _RUNNING.add(self)
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+
+class _StepWorker(GeneratorWorker):
+    """A worker whose ``quit()`` (Cancel, napari's task manager) asks its step to stop.
+
+    superqt's own ``quit()`` would make the worker report "aborted" at once and leave the
+    step running; here the worker ends when the step's thread has ended.
+    """
+
+    step: _StepRun
+
+    def quit(self) -> None:
+        """Ask the step to stop at its next progress report."""
+        if not self.step.cancelled.is_set():
+            self.step.cancel()
+            if self.pbar is not None:
+                self.pbar.set_description(f"{self.pbar.desc.rstrip(': ')}: cancelling…")
+
+
+def _step_body(run: _StepRun):
+    """Start the step and yield its progress until its thread ends (the worker's body)."""
+    run.start()
     try:
-        while thread.is_alive():
-            thread.join(0.05)
-            yield latest.get("report", (0, 0))
+        while run.thread.is_alive():
+            run.thread.join(_REPORT_EVERY)
+            yield run.latest
     finally:
-        # reached normally, or via GeneratorExit if the generator is closed early
-        cancelled.set()
-    if isinstance(outcome.get("error"), StepCancelled):
-        # the user cancelled: keep yielding until the worker acts on its quit request, so it
-        # ends as "aborted" rather than "errored"
-        while True:
-            time.sleep(0.05)
-            yield latest.get("report", (0, 0))
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome.get("value")
+        if run.thread.is_alive():  # closed early (the worker was deleted): stop the step
+            run.cancel()
+    if isinstance(run.error, StepCancelled):
+        # the step has stopped and cleaned up: only now may the worker report "aborted"
+        GeneratorWorker.quit(run.worker)
+        yield run.latest
+    if run.error is not None:
+        raise run.error
+    return run.value
+
+
+def stop_running_steps(timeout: float | None = None) -> bool:
+    """Cancel every running step and wait for their threads to end.
+
+    Connected to ``QApplication.aboutToQuit``, so quitting napari during a run exits cleanly.
+
+    Parameters
+    ----------
+    timeout : float, optional
+        Seconds to wait for each step; None waits as long as it takes.
+
+    Returns
+    -------
+    bool
+        True when no step is running any more.
+    """
+    runs = list(_RUNNING)
+    for run in runs:
+        run.cancel()
+    for run in runs:
+        run.thread.join(timeout)
+    return not any(run.thread.is_alive() for run in runs)
+
+
+def _hook_quit() -> None:
+    app = QApplication.instance()
+    if app is not None and not _QUIT_HOOKED:
+        app.aboutToQuit.connect(stop_running_steps)
+        _QUIT_HOOKED.append(True)
+
+
+def _show_progress(worker: GeneratorWorker, report: tuple[int, int]) -> None:
+    """Move the napari progress bar: its ``value`` event is what the Qt bar listens to."""
+    done, total = report
+    pbar = worker.pbar
+    if pbar is None or total <= 0:
+        return
+    if pbar.total != total:
+        pbar.total = total
+    if done != pbar.n:
+        pbar.update(done - pbar.n)
+
+
+def _bind_cancel(button: QPushButton, worker: _StepWorker) -> None:
+    """Let ``button`` cancel ``worker``'s step; only that worker's end releases it."""
+    runs = button.__dict__.setdefault("_detcal_runs", set())
+    runs.add(worker)
+    cancel = worker.quit
+    button.clicked.connect(cancel)
+    button.setEnabled(True)
+
+    def release() -> None:
+        runs.discard(worker)
+        with contextlib.suppress(TypeError, RuntimeError):  # already disconnected
+            button.clicked.disconnect(cancel)
+        if not runs:
+            button.setEnabled(False)
+
+    worker.finished.connect(release)
 
 
 def run_step(
@@ -75,10 +175,12 @@ def run_step(
     on_returned: Callable[[Any], None] | None = None,
     on_errored: Callable[[Exception], None] | None = None,
     cancel_button: QPushButton | None = None,
+    button: QPushButton | None = None,
+    status: Any = None,
     start: bool = True,
     **kwargs: Any,
-):
-    """Run ``func(*args, progress=..., **kwargs)`` in a worker thread with a progress bar.
+) -> GeneratorWorker | None:
+    """Run ``func(*args, progress=..., **kwargs)`` in the background with a progress bar.
 
     Parameters
     ----------
@@ -89,10 +191,18 @@ def run_step(
     desc : str
         Label of the napari progress bar.
     on_returned, on_errored : callable, optional
-        Connected to the worker's ``returned`` and ``errored`` signals.
+        Connected to the worker's ``returned`` and ``errored`` signals. Without
+        ``on_errored``, an error is shown through ``status`` (see
+        :func:`detcal.napari._feedback.report_error`).
     cancel_button : QPushButton, optional
-        Enabled while the worker runs; clicking it quits the worker, which stops ``func`` at
-        its next progress report (raising :class:`detcal.progress.StepCancelled` there).
+        Enabled while the run works; clicking it asks ``func`` to stop at its next progress
+        report. Several runs may share it: each releases only its own connection.
+    button : QPushButton, optional
+        The button that started the run: disabled until the run has truly ended, so one
+        button has one run at a time.
+    status : QLabel or magicgui Label, optional
+        The widget's status line: "cancelling…" on Cancel, "cancelled" when the step has
+        stopped, errors in red.
     start : bool, default True
         Start the worker at once (tests pass False and call ``worker.work()``).
     **kwargs
@@ -100,54 +210,55 @@ def run_step(
 
     Returns
     -------
-    napari.qt.threading.GeneratorWorker
-        The worker; its ``yielded`` signal carries ``(done, total)``.
+    napari.qt.threading.GeneratorWorker or None
+        The worker (its ``yielded`` signal carries ``(done, total)``), or None when
+        ``button``'s previous run is still working (nothing is started).
     """
-    cancelled = threading.Event()
+    if button is not None and button.__dict__.get("_detcal_busy"):
+        return None
+    run = _StepRun(func, args, kwargs, desc)
     worker = create_worker(
         _step_body,
-        func,
-        args,
-        kwargs,
-        cancelled,
+        run,
         _progress={"desc": desc},
-        # a caller that handles errors shows them itself; do not re-raise into the event loop
-        _ignore_errors=on_errored is not None,
+        _worker_class=_StepWorker,
+        _ignore_errors=on_errored is not None or status is not None,
     )
-    worker.aborted.connect(cancelled.set)
-
-    def show(report: tuple[int, int]) -> None:
-        done, total = report
-        pbar = worker.pbar
-        if pbar is not None and total:
-            if pbar.total != total:
-                pbar.total = total
-            pbar.n = done
-            pbar.refresh()
-
-    worker.yielded.connect(show)
+    worker.step = run
+    run.worker = worker
+    worker.yielded.connect(lambda report: _show_progress(worker, report))
     if on_returned is not None:
         worker.returned.connect(on_returned)
     if on_errored is not None:
         worker.errored.connect(on_errored)
+    elif status is not None:
+        worker.errored.connect(lambda exc: report_error(status, exc, action=desc))
+    if status is not None:
+        worker.aborted.connect(lambda: report_status(status, f"{desc}: cancelled"))
     if cancel_button is not None:
+        _bind_cancel(cancel_button, worker)
+        if status is not None:
+            cancel = lambda: report_status(status, f"{desc}: cancelling…")  # noqa: E731
+            cancel_button.clicked.connect(cancel)
+            worker.finished.connect(lambda: _disconnect(cancel_button, cancel))
+    if button is not None:
+        button.__dict__["_detcal_busy"] = True
+        button.setEnabled(False)
 
-        def cancel() -> None:
-            cancelled.set()
-            worker.quit()
+        def free() -> None:
+            button.__dict__["_detcal_busy"] = False
+            button.setEnabled(True)
 
-        cancel_button.setEnabled(True)
-        cancel_button.clicked.connect(cancel)
-
-        def release() -> None:
-            cancel_button.setEnabled(False)
-            with contextlib.suppress(TypeError, RuntimeError):  # already disconnected
-                cancel_button.clicked.disconnect(cancel)
-
-        worker.finished.connect(release)
+        worker.finished.connect(free)
+    _hook_quit()
     if start:
         worker.start()
     return worker
+
+
+def _disconnect(button: QPushButton, slot: Callable) -> None:
+    with contextlib.suppress(TypeError, RuntimeError):
+        button.clicked.disconnect(slot)
 
 
 def add_result(
@@ -155,6 +266,8 @@ def add_result(
     data: Any,
     *,
     name: str,
+    step: str | None = None,
+    source: Any = None,
     params: dict[str, Any] | None = None,
     layer_type: str = "image",
     **layer_kwargs: Any,
@@ -165,13 +278,18 @@ def add_result(
     ----------
     viewer : napari.Viewer
         Viewer to add to.
-    data : array-like
-        numpy or dask array (dask stays lazy: napari computes only the planes shown).
+    data : array-like or list of array-like
+        numpy or dask array (dask stays lazy: napari computes only the planes shown), or a
+        list of them, highest resolution first, for a multiscale image.
     name : str
         Layer name, e.g. ``"gains"``; an existing layer of that name gets the new data.
+    step : str, optional
+        The public function that made the result, e.g. ``"response.correct_image"``
+        (recipes replay it); defaults to ``name``.
+    source : napari layer or str, optional
+        The input layer (or its name).
     params : dict, optional
-        Parameters of the step that made the result; stored as
-        ``layer.metadata["detcal"] = {"step": name, "params": params}``.
+        The step's parameters, recorded JSON-friendly (see :func:`describe_params`).
     layer_type : {"image", "labels"}
         Kind of layer.
     **layer_kwargs
@@ -180,34 +298,166 @@ def add_result(
     Returns
     -------
     napari.layers.Layer
-        The new or refreshed layer.
+        The new or refreshed layer. ``layer.metadata["detcal"]`` is
+        ``{"step": ..., "params": {...}, "source": "<input layer name>" or None}``.
     """
-    metadata = {"detcal": {"step": name, "params": _jsonable(params or {})}}
+    source_name = getattr(source, "name", source)
+    record = {
+        "step": step or name,
+        "params": describe_params(params or {}),
+        "source": None if source_name is None else str(source_name),
+    }
+    multiscale = isinstance(data, list | tuple) and len(data) > 1
+    image = layer_type == "image"
     if name in viewer.layers:
         layer = viewer.layers[name]
         layer.data = data
-        layer.metadata.update(metadata)
-        if layer_type == "image":
-            layer.reset_contrast_limits()
-        return layer
-    add = viewer.add_labels if layer_type == "labels" else viewer.add_image
-    return add(data, name=name, metadata=metadata, **layer_kwargs)
+        layer.metadata.update({"detcal": record})
+    else:
+        kwargs = dict(layer_kwargs)
+        if multiscale:
+            kwargs["multiscale"] = True
+        if image and "contrast_limits" not in kwargs:
+            # napari would compute a range on the GUI thread: start from a cheap guess
+            kwargs["contrast_limits"] = _first_guess(data[-1] if multiscale else data)
+        add = viewer.add_labels if layer_type == "labels" else viewer.add_image
+        layer = add(data, name=name, metadata={"detcal": record}, **kwargs)
+        if "contrast_limits" in layer_kwargs:
+            return layer
+    if image:
+        _robust_contrast(layer, data[-1] if multiscale else data)
+    return layer
 
 
-def _jsonable(value: Any) -> Any:
-    """Turn parameters into JSON-friendly values (arrays and layers become descriptions)."""
+def _first_guess(data: Any) -> tuple[float, float]:
+    kind = np.dtype(data.dtype)
+    if kind.kind == "b":
+        return (0.0, 1.0)
+    if np.issubdtype(kind, np.integer) and kind.itemsize == 1:
+        info = np.iinfo(kind)
+        return (float(info.min), float(info.max))
+    return (0.0, 1.0)
+
+
+def _sample(data: Any, side: int) -> np.ndarray:
+    """Return the finite values of the first, middle and last plane, rows and columns strided."""
+    rows, cols = data.shape[-2:]
+    step = (max(1, rows // side), max(1, cols // side))
+    lead = data
+    while lead.ndim > 3:
+        lead = lead[lead.shape[0] // 2]
+    if lead.ndim == 3:
+        count = lead.shape[0]
+        lead = lead[sorted({0, count // 2, count - 1})]
+    values = np.asarray(lead[..., :: step[0], :: step[1]], dtype=np.float64)
+    return values[np.isfinite(values)]
+
+
+def robust_limits(data: Any, *, side: int = 512) -> tuple[float, float]:
+    """Contrast limits from the 0.5 and 99.5 percentiles of a few planes, subsampled.
+
+    Parameters
+    ----------
+    data : array-like
+        numpy or dask array, (..., row, col); the first, middle and last plane of the first
+        axis are looked at (the middle one of any axis before it).
+    side : int, default 512
+        Rows and columns are strided to at most about this many each.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``, ``high > low``; NaN and infinities are ignored.
+
+    Examples
+    --------
+    >>> image = np.zeros((3, 100, 100))
+    >>> image[:, 1:] = np.linspace(0, 10, 9900).reshape(99, 100)
+    >>> image[:, 0, :5] = 1e6  # a few hot pixels
+    >>> low, high = robust_limits(image)
+    >>> 0 <= low < 1 and 9 < high <= 10
+    True
+    """
+    return _percentiles(_sample(data, side))
+
+
+def _percentiles(values: np.ndarray) -> tuple[float, float]:
+    if values.size == 0:
+        return (0.0, 1.0)
+    low, high = (float(v) for v in np.percentile(values, [0.5, 99.5]))
+    return (low, high if high > low else low + 1.0)
+
+
+def _limits_and_range(data: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    values = _sample(data, 512)
+    limits = _percentiles(values)
+    if values.size == 0:
+        return limits, limits
+    return limits, (min(float(values.min()), limits[0]), max(float(values.max()), limits[1]))
+
+
+def _robust_contrast(layer, data: Any) -> None:
+    """Set ``layer``'s contrast from :func:`robust_limits`; off the GUI thread for dask data."""
+
+    def apply(found) -> None:
+        limits, full = found
+        current = layer.data[-1] if layer.multiscale else layer.data
+        if current is data:  # the layer still shows what was measured
+            layer.contrast_limits_range = full
+            layer.contrast_limits = limits
+
+    if isinstance(data, np.ndarray):  # a few subsampled planes in memory: quick
+        apply(_limits_and_range(data))
+        return
+    worker = create_worker(_limits_and_range, data, _ignore_errors=True)
+    worker.returned.connect(apply)
+    worker.start()
+
+
+def describe_params(value: Any) -> Any:
+    """Turn step parameters into JSON-friendly values, for ``metadata["detcal"]["params"]``.
+
+    Layers become ``{"layer": name}`` (with ``"path"``, and ``"key"``, when the layer was
+    opened from a file), paths become ``{"path": absolute path}``, small 1-D arrays become
+    lists and other arrays ``{"array": {"shape": [...], "dtype": "..."}}``.
+
+    Parameters
+    ----------
+    value : Any
+        A parameter value or a dict/list of them.
+
+    Returns
+    -------
+    Any
+        A JSON-serialisable equivalent.
+
+    Examples
+    --------
+    >>> describe_params({"sigma": np.float32(2), "planes": np.arange(3), "out": Path("/a/b")})
+    {'sigma': 2.0, 'planes': [0, 1, 2], 'out': {'path': '/a/b'}}
+    """
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): describe_params(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [describe_params(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if hasattr(value, "name") and hasattr(value, "data"):  # a napari layer
-        return f"layer:{value.name}"
+    if isinstance(value, Path):
+        return {"path": str(value.expanduser().absolute())}
+    if hasattr(value, "name") and hasattr(value, "data") and hasattr(value, "metadata"):
+        described: dict[str, Any] = {"layer": value.name}
+        origin = value.metadata.get("source") or {}
+        if isinstance(origin, dict) and origin.get("path"):
+            described["path"] = str(Path(origin["path"]).absolute())
+            if origin.get("key"):
+                described["key"] = origin["key"]
+        return described
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return f"array{tuple(value.shape)}:{value.dtype}"
+        if isinstance(value, np.ndarray) and value.ndim <= 1 and value.size <= 4096:
+            return value.tolist()
+        return {"array": {"shape": list(value.shape), "dtype": str(value.dtype)}}
     return str(value)
 
 

@@ -1,8 +1,10 @@
-"""The Export dock widget: write an image or labels layer to OME-Zarr in the background.
+"""The Export dock widget: write an image or labels layer to a file in the background.
 
 Pick a layer and an output path, click Export: :func:`detcal.io.save_array` streams the data
 (lazy layers are computed chunk by chunk) with a progress bar; Cancel stops it and leaves
-nothing behind. The layer's ``metadata["detcal"]`` goes into the Zarr attributes.
+nothing behind. The suffix picks the format (``.zarr`` OME-Zarr, ``.tif``, ``.h5``, ``.npy``;
+none gives ``.zarr``). The layer's ``metadata["detcal"]`` goes into the file's attributes, its
+axis labels and scale into its axes.
 """
 
 from __future__ import annotations
@@ -12,19 +14,21 @@ from typing import TYPE_CHECKING
 
 from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label
 from napari.layers import Image, Labels
-from napari.utils.notifications import show_error, show_info
+from napari.utils.notifications import show_info
 from qtpy.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 
-from detcal.io import check_output, save_array
+from detcal.io import WRITE_SUFFIXES, check_output, save_array
 from detcal.napari._background import run_step
-from detcal.napari.writer import layer_attrs
+from detcal.napari._feedback import report_error, report_status
+from detcal.napari.reader import prefer_detcal_reader
+from detcal.napari.writer import layer_attrs, layer_axes
 
 if TYPE_CHECKING:
     import napari
 
 
 class ExportWidget(QWidget):
-    """Dock widget exporting a layer to OME-Zarr with progress and Cancel.
+    """Dock widget exporting a layer (OME-Zarr, TIFF, HDF5, npy) with progress and Cancel.
 
     Parameters
     ----------
@@ -37,7 +41,8 @@ class ExportWidget(QWidget):
         self.viewer = napari_viewer
         self.worker = None
         self.layer = ComboBox(label="Layer", choices=self._layer_choices, nullable=True)
-        self.path = FileEdit(label="Output", mode="w", filter="*.zarr")
+        patterns = " ".join(f"*{suffix}" for suffix in WRITE_SUFFIXES)
+        self.path = FileEdit(label="Output", mode="w", filter=f"Arrays ({patterns})")
         self.overwrite = CheckBox(text="Overwrite an existing output", value=False)
         self.status = Label(value="")
         self.status.native.setWordWrap(True)
@@ -72,24 +77,23 @@ class ExportWidget(QWidget):
     def _output(self) -> Path:
         path = Path(self.path.value)
         if str(path) in ("", "."):
-            raise ValueError("choose an output path (a .zarr folder)")
-        if path.suffix.lower() != ".zarr":
+            raise ValueError("choose an output path (a .zarr folder or a .tif, .h5, .npy file)")
+        if path.suffix.lower() not in WRITE_SUFFIXES:
             path = path.with_name(path.name + ".zarr")
-        return check_output(path, overwrite=self.overwrite.value)
+        return check_output(path, overwrite=self.overwrite.value, name="output")
 
-    def export(self) -> None:
-        """Start writing the chosen layer to the chosen path (in a background worker)."""
+    def export(self):
+        """Start writing the chosen layer to the chosen path; returns the worker (or None)."""
         layer = self.layer.value
         try:
             if layer is None:
                 raise ValueError("choose an image or labels layer to export")
             path = self._output()
-        except (ValueError, FileExistsError) as exc:
-            self._failed(exc)
-            return
+        except (ValueError, OSError) as exc:
+            report_error(self.status, exc, action="Export")
+            return None
         data = layer.data[0] if layer.multiscale else layer.data
-        self.status.value = f"Exporting {layer.name}..."
-        self.export_button.setEnabled(False)
+        report_status(self.status, f"Exporting {layer.name}…")
         self.worker = run_step(
             save_array,
             data,
@@ -97,22 +101,17 @@ class ExportWidget(QWidget):
             desc=f"Export {layer.name}",
             overwrite=self.overwrite.value,
             attrs=layer_attrs(layer.metadata),
+            axes=layer_axes(layer.ndim, layer.axis_labels, layer.scale),
             labels=isinstance(layer, Labels),
             on_returned=self._done,
-            on_errored=self._failed,
             cancel_button=self.cancel_button,
+            button=self.export_button,
+            status=self.status,
         )
-        self.worker.aborted.connect(self._cancelled)
-        self.worker.finished.connect(lambda: self.export_button.setEnabled(True))
-
-    def _cancelled(self) -> None:
-        self.status.value = "Export cancelled; nothing written."
+        return self.worker
 
     def _done(self, path) -> None:
-        self.status.value = f"Wrote {path}"
+        report_status(self.status, f"Wrote {path}")
+        if path.suffix.lower() == ".zarr":
+            prefer_detcal_reader()
         show_info(f"Exported to {path}")
-
-    def _failed(self, exc: Exception) -> None:
-        self.status.value = f"Error: {exc}"
-        self.export_button.setEnabled(True)
-        show_error(f"Export failed: {exc}")

@@ -6,6 +6,11 @@
   (``exchange/theta``, in radians) are in the projections' ``metadata["theta"]``.
 * Any container holding several arrays and no default -> one layer per 2D+ array.
 * Everything else -> one image layer.
+
+Axis names (OME-Zarr axes, Zarr dimension names; ``angle, row, column`` for DXchange) become
+the layers' ``axis_labels``; the default contrast comes from robust percentiles of a few planes
+of the smallest level. :func:`prefer_detcal_reader` makes napari open ``.zarr`` folders with
+this plugin without asking which reader to use (napari's own reader claims them too).
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ import numpy as np
 
 from detcal import io
 from detcal.io._common import AmbiguousKeyError
+from detcal.napari._background import robust_limits
+
+PLUGIN = "napari-detcal"
+# napari matches reader preferences against the real path, with a separator after a folder
+ZARR_PATTERNS = ("*.zarr/", "*.zarr")
 
 LayerData = tuple[Any, dict[str, Any], str]
 _DXCHANGE = {
@@ -25,6 +35,31 @@ _DXCHANGE = {
     "flats": "exchange/data_white",
     "darks": "exchange/data_dark",
 }
+_DXCHANGE_AXES = {"projections": "angle", "flats": "flat", "darks": "dark"}
+
+
+def prefer_detcal_reader() -> bool:
+    """Make napari open ``.zarr`` folders with detcal without asking, unless the user chose.
+
+    napari raises ``MultipleReaderError`` (or shows a dialog) when two plugins can read a
+    path and its settings name no preferred reader; napari's own reader accepts every folder.
+    This records detcal for ``*.zarr`` in napari's ``plugins.extension2reader`` setting (the
+    one napari's dialog and Preferences edit), only when no preference covers ``.zarr`` yet.
+
+    Returns
+    -------
+    bool
+        True when detcal is now the reader for ``.zarr`` folders.
+    """
+    from napari.settings import get_settings
+
+    plugins = get_settings().plugins
+    current = dict(plugins.extension2reader)
+    chosen = [current[p] for p in ZARR_PATTERNS if p in current]
+    if chosen:
+        return all(reader == PLUGIN for reader in chosen)
+    plugins.extension2reader = {**current, **dict.fromkeys(ZARR_PATTERNS, PLUGIN)}
+    return True
 
 
 def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None:
@@ -48,7 +83,16 @@ def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None
         io.format_of(path)
     except (ValueError, FileNotFoundError):
         return None
+    prefer_detcal_reader()
     return read
+
+
+def _image_kwargs(levels: list, axes: list[str] | None) -> dict[str, Any]:
+    """Axis labels and robust contrast limits (from the smallest level) for a layer."""
+    kwargs: dict[str, Any] = {"contrast_limits": robust_limits(levels[-1])}
+    if axes is not None and len(axes) == levels[0].ndim:
+        kwargs["axis_labels"] = tuple(axes)
+    return kwargs
 
 
 def _theta_radians(path: Path) -> list[float] | None:
@@ -72,7 +116,9 @@ def _dxchange(path: Path) -> list[LayerData]:
         if name == "projections" and theta is not None:
             metadata["theta"] = theta
         data = io.open_array(path, key=key)
-        layers.append((data, {"name": name, "metadata": metadata}, "image"))
+        axes = [_DXCHANGE_AXES[name], "row", "column"] if data.ndim == 3 else None
+        kwargs = {"name": name, "metadata": metadata, **_image_kwargs([data], axes)}
+        layers.append((data, kwargs, "image"))
     return layers
 
 
@@ -85,6 +131,11 @@ def _one(path: Path, key: str | None, name: str) -> LayerData:
     if "detcal" in attrs:
         metadata["detcal"] = attrs["detcal"]
     kwargs: dict[str, Any] = {"name": name, "metadata": metadata}
+    axes = [str(a.get("name")) for a in attrs.get("axes") or [] if isinstance(a, dict)]
+    if layer_type == "image":
+        kwargs.update(_image_kwargs(levels, axes or None))
+    elif axes and len(axes) == levels[0].ndim:
+        kwargs["axis_labels"] = tuple(axes)
     if len(levels) > 1:
         kwargs["multiscale"] = True
         return levels, kwargs, layer_type

@@ -2,16 +2,23 @@
 
 Each function returns napari ``LayerData`` tuples. Ground truth comes as extra layers (hidden
 where it would clutter the view) and in ``metadata["detcal"]["truth"]``, so a user can compare
-what a step finds with what is known.
+what a step finds with what is known. Image layers open with contrast limits from robust
+percentiles (:func:`detcal.napari._background.robust_limits`), so a few saturated pixels do
+not leave the picture black; layers of bundled files record the file in
+``metadata["source"]``, so a step using them records its path.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
 
 import h5py
 import imageio.v3 as iio
 import numpy as np
 import tifffile
 
+from detcal.napari._background import robust_limits
 from detcal.sample_data import real_data_path
 from detcal.sample_data.hole_grid import make_hole_grid
 from detcal.sample_data.mosaic import make_mosaic
@@ -22,10 +29,29 @@ from detcal.sample_data.tomography import make_tomography
 _TRUTH_POINTS = {"face_color": "transparent", "border_color": "cyan", "border_width": 0.15}
 
 
+def _robust_contrast(sample: Callable[[], list]) -> Callable[[], list]:
+    """Give each image layer of ``sample`` robust contrast limits unless it sets its own."""
+
+    @functools.wraps(sample)
+    def with_contrast() -> list:
+        layers = sample()
+        for data, kwargs, layer_type in layers:
+            if layer_type == "image" and "contrast_limits" not in kwargs:
+                kwargs["contrast_limits"] = robust_limits(data)
+        return layers
+
+    return with_contrast
+
+
+def _file(name: str) -> dict:
+    return {"source": {"path": str(real_data_path() / name), "key": None}}
+
+
 def _truth(**values) -> dict:
     return {"detcal": {"truth": values}}
 
 
+@_robust_contrast
 def sweep():
     """Detector sweep (synthetic): sweep volume, dark, flat, a test image, the true gains."""
     s = make_sweep()
@@ -39,21 +65,39 @@ def sweep():
     ]
 
 
+@_robust_contrast
 def ct_projections():
     """Real CT projections with the detector's dark, flat and detectorcal coefficients."""
     folder = real_data_path()
     return [
-        (tifffile.imread(folder / "ct_projections.tif"), {"name": "CT projections"}, "image"),
-        (tifffile.imread(folder / "dark.tif"), {"name": "CT dark"}, "image"),
-        (tifffile.imread(folder / "flat.tif"), {"name": "CT flat"}, "image"),
+        (
+            tifffile.imread(folder / "ct_projections.tif"),
+            {"name": "CT projections", "metadata": _file("ct_projections.tif")},
+            "image",
+        ),
+        (
+            tifffile.imread(folder / "dark.tif"),
+            {"name": "CT dark", "metadata": _file("dark.tif")},
+            "image",
+        ),
+        (
+            tifffile.imread(folder / "flat.tif"),
+            {"name": "CT flat", "metadata": _file("flat.tif")},
+            "image",
+        ),
         (
             tifffile.imread(folder / "coefficients.tif"),
-            {"name": "CT coefficients (detectorcal)", "visible": False},
+            {
+                "name": "CT coefficients (detectorcal)",
+                "visible": False,
+                "metadata": _file("coefficients.tif"),
+            },
             "image",
         ),
     ]
 
 
+@_robust_contrast
 def mosaic():
     """Mosaic tiles, 3x3 inverted-N (synthetic): (tile, z, row, col), dark, the true flat."""
     m = make_mosaic()
@@ -72,6 +116,7 @@ def mosaic():
     ]
 
 
+@_robust_contrast
 def wsi_brain():
     """Real whole-slide brain mosaic tiles, the BaSiC paper's example (63, 128, 128)."""
     with np.load(real_data_path() / "wsi_brain.npz", allow_pickle=False) as npz:
@@ -79,6 +124,7 @@ def wsi_brain():
     return [(images, {"name": "WSI brain tiles"}, "image")]
 
 
+@_robust_contrast
 def powder():
     """Powder pattern with a beam block (synthetic): image, block mask, true centre and rings."""
     p = make_powder()
@@ -107,6 +153,7 @@ def powder():
     ]
 
 
+@_robust_contrast
 def powder_series():
     """Drifting powder series (synthetic): stack, fixed beam-block mask, true centre per plane."""
     s = make_powder_series()
@@ -119,6 +166,7 @@ def powder_series():
     ]
 
 
+@_robust_contrast
 def hole_grid():
     """Hole grid seen through a known distortion (synthetic): image, true centres and field."""
     g = make_hole_grid()
@@ -153,6 +201,7 @@ def hole_grid():
     ]
 
 
+@_robust_contrast
 def dot_pattern():
     """Real dot-grid calibration target with radial lens distortion (discorpy's example)."""
     image = iio.imread(real_data_path() / "dot_pattern_05.jpg")
@@ -179,16 +228,19 @@ def _tomography(full_360: bool, name: str):
     ]
 
 
+@_robust_contrast
 def tomo_180():
     """Tomography over 0-180 degrees (synthetic): projections, flats, darks, the phantom."""
     return _tomography(False, "tomo 180")
 
 
+@_robust_contrast
 def tomo_360():
     """Tomography over 0-360 degrees (synthetic): projections, flats, darks, the phantom."""
     return _tomography(True, "tomo 360")
 
 
+@_robust_contrast
 def tooth():
     """Real synchrotron micro-CT of a tooth (APS, DXchange): projections, flats, darks."""
     with h5py.File(real_data_path() / "tooth.h5", "r") as f:
