@@ -16,7 +16,7 @@ from scipy import ndimage
 from skimage.registration import phase_cross_correlation
 
 from detcal import _validate
-from detcal.progress import ProgressCallback, dask_progress
+from detcal.progress import ProgressCallback, compute_with_progress
 
 COARSE_SIDE = 256  # longest side of the binned copies the coarse search runs on
 _CLIMB_STEPS = 16  # integer steps from the coarse shift to the NCC's local maximum
@@ -363,8 +363,7 @@ def align(
             _align_block, fixed, mask, drop_axis=(1, 2), new_axis=1,
             chunks=(planes.chunks[0], (2,)), dtype=np.float64, meta=np.empty((0, 0)),
         )  # fmt: skip
-        with dask_progress(progress):
-            shifts = found.compute()
+        (shifts,) = compute_with_progress(found, progress=progress)
         dtype = np.float64 if images.dtype == np.float64 else np.float32
         aligned = planes.map_blocks(_shift_chunk, shifts, fill_value, dtype=dtype)
         return aligned, shifts
