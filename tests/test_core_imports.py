@@ -27,3 +27,14 @@ def test_core_modules_import_without_gui():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_io_imports_no_back_end_until_used():
+    code = (
+        "import sys, detcal.io\n"
+        "print(sorted(m for m in ('dask', 'zarr', 'h5py', 'tifffile', 'numpy') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -471,3 +471,189 @@ def test_zarr_attrs_are_json(tmp_path):
     meta = json.loads((out / "zarr.json").read_text())
     assert meta["attributes"]["detcal"] == {"params": [1, 2.5]}
     assert meta["attributes"]["ome"]["version"] == "0.5"
+
+
+# ---------------------------------------------------------------- axes (OME-NGFF)
+
+
+def test_default_axes_are_zyx_space(tmp_path):
+    out = io.save_array(np.zeros((2, 8, 8), np.float32), tmp_path / "d.zarr")
+    axes = io.read_metadata(out)["axes"]
+    assert [(a["name"], a["type"], a["scale"]) for a in axes] == [
+        ("z", "space", 1.0), ("y", "space", 1.0), ("x", "space", 1.0)
+    ]  # fmt: skip
+
+
+def test_axes_types_units_and_pixel_size_reach_ome_zarr(tmp_path):
+    from ome_zarr.io import parse_url
+    from ome_zarr.reader import Multiscales, Reader
+
+    pixel = 6.5e-5  # cm
+    axes = [{"name": "angle", "unit": "degree"},
+            {"name": "y", "unit": "centimeter", "scale": pixel},
+            {"name": "x", "unit": "centimeter", "scale": pixel}]  # fmt: skip
+    out = io.save_array(np.zeros((3, 1500, 1200), np.float32), tmp_path / "a.zarr", axes=axes)
+    meta = json.loads((out / "zarr.json").read_text())["attributes"]["ome"]["multiscales"][0]
+    assert meta["axes"] == [{"name": "angle", "type": "angle", "unit": "degree"},
+                            {"name": "y", "type": "space", "unit": "centimeter"},
+                            {"name": "x", "type": "space", "unit": "centimeter"}]  # fmt: skip
+    scales = [d["coordinateTransformations"][0]["scale"] for d in meta["datasets"]]
+    assert scales == [[1.0, pixel, pixel], [1.0, 2 * pixel, 2 * pixel]]
+    assert zarr.open_array(out / "0", mode="r").metadata.dimension_names == ("angle", "y", "x")
+    nodes = list(Reader(parse_url(str(out)))())
+    image = next(n for n in nodes if any(isinstance(s, Multiscales) for s in n.specs))
+    assert [a["name"] for a in image.metadata["axes"]] == ["angle", "y", "x"]
+    back = io.read_metadata(out)["axes"]
+    assert back[1] == {"name": "y", "type": "space", "unit": "centimeter", "scale": pixel}
+
+
+@pytest.mark.parametrize("ext", ["h5", "tif"])
+def test_axes_round_trip_in_h5_and_tiff(tmp_path, ext):
+    axes = [{"name": "t", "unit": "second", "scale": 0.5}, "y", "x"]
+    out = io.save_array(np.zeros((2, 5, 6), np.uint8), tmp_path / f"a.{ext}", axes=axes)
+    assert [(a["name"], a["type"], a["scale"]) for a in io.read_metadata(out)["axes"]] == [
+        ("t", "time", 0.5), ("y", "space", 1.0), ("x", "space", 1.0)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("axes", "message"),
+    [
+        (["y", "x"], "2 entries but the array has 3"),
+        (["z", "y", "y"], "must differ"),
+        ([{"name": "x", "unit": "furlong"}, "y", "x2"], "not an OME-NGFF space unit"),
+        (["z", {"name": "y", "scale": 0}, "x"], "scale must be a number > 0"),
+        (["y", "x", "angle"], "must end with 2 or 3 space axes"),
+        ("zyx", "one entry per dimension"),
+    ],
+)
+def test_bad_axes_are_refused_before_writing(tmp_path, axes, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        io.save_array(np.zeros((2, 4, 4)), tmp_path / "bad.zarr", axes=axes)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- folders of TIFF files
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        np.zeros((40, 51), np.uint16),
+        np.zeros((40, 50), np.float32),
+        np.zeros((10, 40, 50), np.uint16),
+    ],
+    ids=["shape", "dtype", "pages"],
+)
+def test_mixed_tiff_folder_is_refused(tmp_path, odd):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for i in range(3):
+        tifffile.imwrite(folder / f"img_{i}.tif", np.full((40, 50), i, np.uint16))
+    tifffile.imwrite(folder / "img_3.tif", odd)
+    with pytest.raises(ValueError, match=r"cannot stack folder .*img_3\.tif holds"):
+        io.open_array(folder)
+
+
+# ---------------------------------------------------------------- single reads, bounded caches
+
+
+def test_tiff_output_reads_each_input_chunk_once(tmp_path, count_reads):
+    data = _data("uint16", (16, 24, 20))
+    with h5py.File(tmp_path / "in.h5", "w") as f:
+        f.create_dataset("data", data=data, chunks=(1, 24, 20))
+    # planes of the output are rows of the input: every output slab needs every input chunk
+    lazy = io.open_array(tmp_path / "in.h5", chunks=(1, 24, 20)).rechunk((16, 4, 20))
+    out = io.save_array(lazy.transpose(1, 0, 2), tmp_path / "out.tif")
+    reads = [c for c in count_reads if c[0] == "H5Source"]
+    assert len(reads) == 16  # one per stored chunk, not one per slab (6 slabs -> 96)
+    np.testing.assert_array_equal(tifffile.imread(out), data.transpose(1, 0, 2))
+
+
+def test_tiff_view_cache_stays_bounded(tmp_path):
+    _io_tiff._cache.clear()
+    for i in range(_io_tiff.CACHE_SIZE + 5):
+        tifffile.imwrite(tmp_path / f"f{i}.tif", np.full((3, 4), i, np.uint8))
+        assert int(io.open_array(tmp_path / f"f{i}.tif")[0, 0].compute()) == i
+    assert len(_io_tiff._cache) == _io_tiff.CACHE_SIZE
+
+
+def test_opened_sources_are_not_kept_once_the_array_is_gone(tmp_path):
+    import gc
+    import weakref
+
+    np.save(tmp_path / "a.npy", np.zeros(3))
+    refs = []
+    for _ in range(20):
+        graph = io.open_array(tmp_path / "a.npy").__dask_graph__()
+        name = next(n for n in graph.layers if n.startswith("original-"))
+        refs.append(weakref.ref(graph.layers[name][name]))
+        del graph
+    gc.collect()
+    assert [r() for r in refs] == [None] * 20
+
+
+# ---------------------------------------------------------------- errors that are not format errors
+
+
+@pytest.mark.parametrize("error", [MemoryError, PermissionError])
+def test_memory_and_permission_errors_are_not_called_corrupt(tmp_path, monkeypatch, error):
+    np.save(tmp_path / "a.npy", np.zeros(3))
+
+    def fail(path, key):
+        raise error("as itself")
+
+    monkeypatch.setattr(io._backend("npy"), "open_source", staticmethod(fail))
+    with pytest.raises(error, match="as itself"):
+        io.open_array(tmp_path / "a.npy")
+
+
+def test_a_corrupt_chunk_names_the_file(tmp_path):
+    out = io.save_array(np.ones((4, 32, 32), np.float32), tmp_path / "c.zarr", pyramid=False)
+    chunk = next(p for p in (out / "0").rglob("*") if p.is_file() and p.name != "zarr.json")
+    chunk.write_bytes(b"\x00garbage")
+    with pytest.raises(io.ReadError, match="cannot read .*c.zarr"):
+        io.open_array(out).compute()
+
+
+def test_inputs_are_opened_read_only(tmp_path):
+    sources = [
+        io.save_array(_data("uint16", (3, 10, 12)), tmp_path / f"in.{ext}") for ext in WRITABLE
+    ]
+    before = {p: sorted((q, q.stat().st_mtime_ns) for q in [p, *p.rglob("*")]) for p in sources}
+    for path in sources:
+        path.chmod(0o444) if path.is_file() else None
+        io.open_array(path).sum().compute()
+        io.read_metadata(path)
+    assert before == {
+        p: sorted((q, q.stat().st_mtime_ns) for q in [p, *p.rglob("*")]) for p in sources
+    }
+
+
+# ---------------------------------------------------------------- cancel waits for the writers
+
+
+def test_cancel_waits_for_writing_threads_before_cleanup(tmp_path):
+    """A chunk still being written when the cancel lands must not recreate the temporary."""
+    import threading
+    import time
+
+    started = threading.Event()
+
+    def block(block_info=None):
+        started.set()
+        time.sleep(0.3 if block_info[None]["chunk-location"][0] else 0.0)
+        return np.ones(block_info[None]["chunk-shape"], np.float32)
+
+    data = da.map_blocks(block, chunks=((1,) * 6, (32,), (32,)), dtype=np.float32)
+
+    def progress(done, total):
+        if done >= 1:
+            raise StepCancelled("stop")
+
+    for _ in range(2):
+        with pytest.raises(StepCancelled):
+            io.save_array(data, tmp_path / "c.zarr", progress=progress, pyramid=False)
+        assert list(tmp_path.iterdir()) == []
+        time.sleep(0.5)  # a straggler thread would write its chunk now
+        assert list(tmp_path.iterdir()) == []

@@ -1,10 +1,18 @@
-"""Pieces shared by the format back-ends of :mod:`detcal.io`."""
+"""Pieces shared by the format back-ends of :mod:`detcal.io`.
+
+Nothing here imports dask, zarr, h5py or tifffile at module level, so that looking at a file
+(``detcal info``) pays only for the back-end it needs.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
-import dask.array as da
+TIFF_SUFFIXES = (".tif", ".tiff")
 
 
 class AmbiguousKeyError(ValueError):
@@ -23,8 +31,24 @@ def ambiguous(path, keys: Sequence[str]) -> AmbiguousKeyError:
     return AmbiguousKeyError(f"{str(path)!r} holds several arrays; pass key= one of: {listed}")
 
 
+def looks_like_zarr(path: Path) -> bool:
+    """Tell whether a folder holds Zarr metadata at its root."""
+    return any((path / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray"))
+
+
+def folder_files(path: Path) -> list[Path]:
+    """List the ``.tif``/``.tiff`` files of a folder (not hidden), sorted by name."""
+    return sorted(
+        p
+        for p in path.iterdir()
+        if p.suffix.lower() in TIFF_SUFFIXES and p.is_file() and not p.name.startswith(".")
+    )
+
+
 def storage_chunks(shape: Sequence[int], dtype) -> tuple[int, ...]:
     """Chunk shape for storing an array that has none of its own (about 16 MiB, planes)."""
+    import dask.array as da
+
     shape = tuple(int(n) for n in shape)
     if len(shape) < 2:
         chunks = da.core.normalize_chunks("auto", shape, limit="16MiB", dtype=dtype)
@@ -35,7 +59,7 @@ def storage_chunks(shape: Sequence[int], dtype) -> tuple[int, ...]:
     return tuple(max(1, c[0]) if c else 1 for c in chunks)
 
 
-def regular(array: da.Array) -> tuple[da.Array, tuple[int, ...]]:
+def regular(array):
     """Return ``array`` on a regular chunk grid (rechunked if needed) and that chunk shape.
 
     A grid is regular when every chunk along an axis but the last has the same size and the
@@ -53,3 +77,85 @@ def regular(array: da.Array) -> tuple[da.Array, tuple[int, ...]]:
     if not is_regular:
         array = array.rechunk(chunks)
     return array, chunks
+
+
+def store(sources: Any, targets: Any, *, lock: Any = False, progress=None) -> None:
+    """Write dask arrays into array-like targets; return only once no writer is running.
+
+    On the local threaded scheduler the chunks are written by a thread pool owned by this
+    call (``num_workers`` from dask's configuration, as ``--threads`` sets it). When a chunk
+    fails, the progress callback raises (a cancel) or the user presses Ctrl-C, the pool is
+    shut down and waited for before the exception propagates, so the caller's clean-up of a
+    temporary output never races a thread still writing into it. Other schedulers (synchronous,
+    dask.distributed) are used as configured.
+    """
+    import dask
+    import dask.array as da
+    import dask.threaded
+    from dask.base import get_scheduler
+
+    from detcal.progress import dask_progress
+
+    arrays = sources if isinstance(sources, (list, tuple)) else [sources]
+    pool = None
+    kwargs: dict[str, Any] = {}
+    if get_scheduler(collections=list(arrays)) is dask.threaded.get:
+        workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
+        pool = ThreadPoolExecutor(int(workers), thread_name_prefix="detcal-store")
+        kwargs["pool"] = pool
+    try:
+        with dask_progress(progress):
+            da.store(sources, targets, lock=lock, **kwargs)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class OutputExistsError(FileExistsError):
+    """The output exists and overwriting was not allowed; ``path`` says which."""
+
+    def __init__(self, message: str, path):
+        super().__init__(message)
+        self.path = path
+
+
+class ReadError(ValueError):
+    """Stored data could not be read (a corrupt chunk, a truncated file); ``path`` says which."""
+
+    def __init__(self, message: str, path):
+        super().__init__(message)
+        self.path = path
+
+
+# errors that say something other than "this file is not what it claims to be"
+PASS_THROUGH = (
+    KeyError,
+    AmbiguousKeyError,
+    ImportError,
+    MemoryError,
+    FileNotFoundError,
+    PermissionError,
+)
+
+
+class Source:
+    """A back-end's lazy array read through dask; a failed read names the file.
+
+    ``source[index]`` reads from the wrapped back-end source; an exception other than
+    :data:`PASS_THROUGH` becomes a :class:`ReadError` naming ``path``.
+    """
+
+    def __init__(self, inner, path):
+        self.inner, self.path = inner, path
+        self.shape, self.dtype = tuple(int(n) for n in inner.shape), inner.dtype
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, index):
+        try:
+            return self.inner[index]
+        except PASS_THROUGH:
+            raise
+        except Exception as exc:
+            raise ReadError(
+                f"cannot read {str(self.path)!r}: {type(exc).__name__}: {exc}", self.path
+            ) from exc

@@ -12,12 +12,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import dask.array as da
 import h5py
 import numpy as np
 
-from detcal.io._common import ambiguous, missing_key, regular
-from detcal.progress import dask_progress
+from detcal.io._common import ambiguous, missing_key, regular, store
 
 DXCHANGE_DATA = "exchange/data"
 
@@ -105,25 +103,50 @@ def _plain(value: Any) -> Any:
 
 
 def read_metadata(path: Path, key: str | None) -> dict[str, Any]:
-    """Return the dataset's attributes; ``detcal`` decoded from JSON."""
+    """Return the dataset's attributes; ``detcal`` and ``axes`` decoded."""
     with h5py.File(path, "r") as f:
-        attrs = {k: _plain(v) for k, v in f[_resolve(f, path, key)].attrs.items()}
+        dset = f[_resolve(f, path, key)]
+        attrs = {k: _plain(v) for k, v in dset.attrs.items()}
+        ndim = dset.ndim
     if isinstance(attrs.get("detcal"), str):
         attrs["detcal"] = json.loads(attrs["detcal"])
+    if isinstance(attrs.get("axes"), str):
+        attrs["axes"] = _axes(attrs["axes"], ndim)
     return attrs
 
 
-def write(array: da.Array, tmp: Path, *, key, attrs, labels, progress) -> None:
-    """Write one chunked, gzip-compressed dataset ``key`` (default ``data``)."""
+def _axes(text: str, ndim: int) -> Any:
+    """``axes`` as saved by detcal (JSON), or DXchange's ``"theta:y:x"`` as names."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        names = text.split(":")
+        return [{"name": n} for n in names] if len(names) == ndim else text
+
+
+def _create(f: h5py.File, name: str, array, attrs: dict[str, Any]):
+    """Create the chunked, gzip-compressed dataset for ``array``; return it and the array."""
     array, chunks = regular(array)
     options: dict[str, Any] = {}
     if array.ndim and array.size:
         options = {"chunks": chunks, "compression": "gzip", "compression_opts": 1}
+    dset = f.create_dataset(name.strip("/"), shape=array.shape, dtype=array.dtype, **options)
+    for attr, value in attrs.items():
+        dset.attrs[attr] = value if isinstance(value, (str, int, float)) else json.dumps(value)
+    return dset, array
+
+
+def write(array, tmp: Path, *, key, attrs, labels, progress, axes=None) -> None:
+    """Write one chunked, gzip-compressed dataset ``key`` (default ``data``)."""
+    stored = {"detcal": attrs, "axes": axes}
     with h5py.File(tmp, "w") as f:
-        dset = f.create_dataset(
-            (key or "data").strip("/"), shape=array.shape, dtype=array.dtype, **options
-        )
-        if attrs is not None:
-            dset.attrs["detcal"] = json.dumps(attrs)
-        with dask_progress(progress):
-            da.store(array, dset, lock=threading.Lock())
+        dset, array = _create(f, key or "data", array, {k: v for k, v in stored.items() if v})
+        store(array, dset, lock=threading.Lock(), progress=progress)
+
+
+def write_group(arrays: dict, tmp: Path, *, attrs, progress) -> None:
+    """Write several datasets keyed by path, in one computation."""
+    with h5py.File(tmp, "w") as f:
+        pairs = [_create(f, name, array, attrs.get(name) or {}) for name, array in arrays.items()]
+        targets, sources = zip(*pairs, strict=True)
+        store(list(sources), list(targets), lock=threading.Lock(), progress=progress)

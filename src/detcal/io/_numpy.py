@@ -11,11 +11,9 @@ import struct
 import zipfile
 from pathlib import Path
 
-import dask.array as da
 import numpy as np
 
-from detcal.io._common import ambiguous, missing_key
-from detcal.progress import dask_progress
+from detcal.io._common import ambiguous, missing_key, store
 
 
 def _header(f) -> tuple[tuple[int, ...], bool, np.dtype]:
@@ -68,12 +66,11 @@ class NPY:
         return MappedSource(path, offset, shape, fortran, dtype), None
 
     @staticmethod
-    def write(array: da.Array, tmp: Path, *, key, attrs, labels, progress) -> None:
-        """Stream the chunks into a ``.npy`` opened as a memory map."""
+    def write(array, tmp: Path, *, key, attrs, labels, progress, axes=None) -> None:
+        """Stream the chunks into a ``.npy`` opened as a memory map (no attributes kept)."""
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=array.dtype, shape=array.shape)
         try:
-            with dask_progress(progress):
-                da.store(array, out, lock=False)
+            store(array, out, lock=False, progress=progress)
             out.flush()
         finally:
             del out

@@ -1,9 +1,10 @@
 """Zarr and OME-Zarr back-end of :mod:`detcal.io`.
 
 Reads Zarr v2/v3 arrays and groups; an OME-Zarr multiscale image (NGFF 0.4 or 0.5) opens at
-its highest resolution. Writes NGFF 0.5 (Zarr v3): a group with level ``"0"`` and a pyramid
-halving rows and columns until the largest side fits :data:`PYRAMID_FIT` pixels, each level
-streamed from the one written before it.
+its highest resolution, a group laid out as DXchange at ``exchange/data``. Writes NGFF 0.5
+(Zarr v3): a group with level ``"0"`` and a pyramid halving rows and columns until the
+largest side fits :data:`PYRAMID_FIT` pixels, each level streamed from the one written before
+it, with the axes' names, types, units and scales.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
-from detcal.io._common import ambiguous, missing_key, regular
-from detcal.progress import dask_progress
+from detcal.io._axes import check_ngff
+from detcal.io._common import ambiguous, missing_key, regular, store
 
 # Bit-shuffled LZ4 (Blosc), the codec detector pipelines use: on noisy detector counts it
 # compresses like Zarr's default Zstd (0.56 vs 0.54 of the raw size here) while writing about
@@ -25,18 +26,7 @@ from detcal.progress import dask_progress
 _COMPRESSOR = BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")
 
 PYRAMID_FIT = 1024
-_AXES = {
-    2: ("y", "x"),
-    3: ("z", "y", "x"),
-    4: ("c", "z", "y", "x"),
-    5: ("t", "c", "z", "y", "x"),
-}
-_AXIS_TYPES = {"t": "time", "c": "channel"}
-
-
-def looks_like_zarr(path: Path) -> bool:
-    """Tell whether a folder holds Zarr metadata at its root."""
-    return any((path / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray"))
+DXCHANGE_DATA = "exchange/data"  # opened by default, as in a DXchange HDF5 file
 
 
 def _open(path: Path):
@@ -98,6 +88,8 @@ def _image_group(path: Path, key: str | None):
         return node[images[0]]
     if len(arrays) == 1:
         return node[arrays[0]]
+    if key is None and DXCHANGE_DATA in arrays:
+        return node[DXCHANGE_DATA]
     raise ambiguous(path, arrays)
 
 
@@ -123,9 +115,31 @@ def open_level_sources(path: Path, key: str | None):
     return out
 
 
+def _axes_of(node) -> list[dict[str, Any]] | None:
+    """Return the image's axes with its level-0 scale, or the array's dimension names."""
+    if isinstance(node, zarr.Array):
+        names = getattr(node.metadata, "dimension_names", None)
+        return [{"name": str(n)} for n in names] if names and all(names) else None
+    scales = _multiscales(node.attrs.asdict())
+    axes = scales[0].get("axes") if scales else None
+    if not axes:
+        return None
+    out = [dict(a) if isinstance(a, dict) else {"name": str(a)} for a in axes]
+    for transform in scales[0]["datasets"][0].get("coordinateTransformations", []):
+        if transform.get("type") == "scale" and len(transform["scale"]) == len(out):
+            for axis, value in zip(out, transform["scale"], strict=True):
+                axis["scale"] = float(value)
+    return out
+
+
 def read_metadata(path: Path, key: str | None) -> dict[str, Any]:
-    """Attributes of the image group (or of the array when it stands alone)."""
-    return dict(_image_group(path, key).attrs.asdict())
+    """Attributes of the image group (or of the array alone), with ``"axes"`` when known."""
+    node = _image_group(path, key)
+    meta = dict(node.attrs.asdict())
+    axes = _axes_of(node)
+    if axes is not None:
+        meta["axes"] = axes
+    return meta
 
 
 def _pyramid_shapes(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
@@ -178,29 +192,36 @@ def _mean_2x2(block: np.ndarray, accumulator, out_dtype) -> np.ndarray:
     return out.astype(out_dtype, copy=False)
 
 
-def _multiscales_attrs(ndim: int, nlevels: int, name: str) -> dict[str, Any]:
-    axes = [{"name": a, "type": _AXIS_TYPES.get(a, "space")} for a in _AXES[ndim]]
+def _multiscales_attrs(axes: list[dict[str, Any]], nlevels: int, name: str) -> dict[str, Any]:
+    """NGFF multiscales: the axes, and per level the base scale with rows/columns doubled."""
+    ngff_axes = [{k: a[k] for k in ("name", "type", "unit") if k in a} for a in axes]
+    base = [a["scale"] for a in axes]
     datasets = []
     for i in range(nlevels):
-        scale = [1.0] * (ndim - 2) + [float(2**i), float(2**i)]
+        scale = base[:-2] + [base[-2] * 2**i, base[-1] * 2**i]
         datasets.append(
             {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
         )
-    return {"name": name, "axes": axes, "datasets": datasets}
+    return {"name": name, "axes": ngff_axes, "datasets": datasets}
 
 
-def write(array: da.Array, tmp: Path, *, key, attrs, labels, progress, pyramid=True) -> None:
+def write(
+    array: da.Array, tmp: Path, *, key, attrs, labels, progress, axes=None, pyramid=True
+) -> None:
     """Write ``array`` as an OME-Zarr image (or a plain Zarr array for 0-1 or >5 dims).
 
-    All levels are stored in one dask computation: each chunk of level 0 is computed once,
-    written, and halved into the levels below while it is in memory.
+    ``axes`` (from :func:`detcal.io._axes.normalize_axes`) name the dimensions; None writes
+    a plain array. All levels are stored in one dask computation: each chunk of level 0 is
+    computed once, written, and halved into the levels below while it is in memory.
     """
+    image = axes is not None and 2 <= array.ndim <= 5
+    if image:
+        check_ngff(axes)
     array, chunks = regular(array)
     root = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
     group = root.require_group(key.strip("/")) if key else root
-    image = array.ndim in _AXES
     shapes = _pyramid_shapes(array.shape) if image and pyramid else [array.shape]
-    names = list(_AXES[array.ndim]) if image else None
+    names = [a["name"] for a in axes] if axes is not None else None
     levels, targets = [], []
     for i, shape in enumerate(shapes):
         level = _halve(levels[-1], labels, array.dtype) if i else array
@@ -219,12 +240,11 @@ def write(array: da.Array, tmp: Path, *, key, attrs, labels, progress, pyramid=T
                 compressors=_COMPRESSOR,
             )
         )
-    with dask_progress(progress):
-        da.store(levels, targets, lock=False)
+    store(levels, targets, lock=False, progress=progress)
     meta: dict[str, Any] = {}
     if image:
         ome: dict[str, Any] = {"version": "0.5"}
-        ome["multiscales"] = [_multiscales_attrs(array.ndim, len(shapes), key or "image")]
+        ome["multiscales"] = [_multiscales_attrs(axes, len(shapes), key or "image")]
         if labels:
             ome["image-label"] = {"version": "0.5"}
         meta["ome"] = ome
@@ -239,3 +259,24 @@ def _is_grid(level: da.Array, chunks: tuple[int, ...]) -> bool:
         all(s == c for s in sizes[:-1]) and sizes[-1] <= c
         for sizes, c in zip(level.chunks, chunks, strict=True)
     )
+
+
+def write_group(arrays: dict[str, da.Array], tmp: Path, *, attrs, progress) -> None:
+    """Write several plain arrays into one Zarr v3 group, keyed by path, in one computation."""
+    root = zarr.open_group(str(tmp), mode="w-", zarr_format=3)
+    sources, targets = [], []
+    for name, array in arrays.items():
+        array, chunks = regular(array)
+        target = root.create_array(
+            name.strip("/"),
+            shape=array.shape,
+            dtype=array.dtype,
+            chunks=chunks,
+            fill_value=0,
+            compressors=_COMPRESSOR,
+        )
+        if attrs.get(name):
+            target.attrs.update(attrs[name])
+        sources.append(array)
+        targets.append(target)
+    store(sources, targets, lock=False, progress=progress)
