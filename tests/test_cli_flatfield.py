@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import numpy as np
@@ -94,8 +93,11 @@ def test_estimate_fov_dark_level_and_npz_output(files, tmp_path):
                 "flatfield",
                 "estimate",
                 str(folder / "tiles.npy"),
-                "--fov",
-                "1,3,7,9",
+                "--fov-list",
+                "1",
+                "3",
+                "7",
+                "9",
                 "--dark-level",
                 "100",
                 "--baseline-percentile",
@@ -109,7 +111,9 @@ def test_estimate_fov_dark_level_and_npz_output(files, tmp_path):
     profiles = load_profiles(out)
     assert flat_nrms(profiles.flatfield, sample.flatfield) <= 0.01
     assert profiles.scalar_baseline() == pytest.approx(sample.background, rel=0.15)
-    assert json.loads((tmp_path / "settings.json").read_text())["working_size"] == 128
+    # a file of the user's own name holds its settings: no settings.json written beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flat.npz"]
+    assert profiles.settings["working_size"] == 128
 
 
 def test_measured_models_folder_with_channel(files, tmp_path, capsys):
@@ -165,11 +169,11 @@ def test_basic_scenario_from_the_shell(files, tmp_path, capsys):
                 "100",
                 "--n-samples",
                 "8",
-                "--basic-working-size",
+                "--working-size",
                 "16",
-                "--basic-max-workers",
+                "--max-workers",
                 "1",
-                "--basic-smoothness-flatfield",
+                "--smoothness-flatfield",
                 "0.5",
                 "-o",
                 str(out),
@@ -177,7 +181,7 @@ def test_basic_scenario_from_the_shell(files, tmp_path, capsys):
         )
         == 0
     )
-    assert "scenario basic, 8 planes sampled" in capsys.readouterr().out
+    assert "scenario basic, a seeded subset of 8 of 90 planes, as asked" in capsys.readouterr().out
     from basicpy import BaSiC
 
     model = BaSiC.load_model(out)
@@ -188,7 +192,18 @@ def test_errors_write_nothing(files, tmp_path, capsys, monkeypatch):
     folder, _ = files
     out = tmp_path / "m"
     assert (
-        main(["flatfield", "estimate", str(folder / "tiles.npy"), "--fov", "1,10", "-o", str(out)])
+        main(
+            [
+                "flatfield",
+                "estimate",
+                str(folder / "tiles.npy"),
+                "--fov-list",
+                "1",
+                "10",
+                "-o",
+                str(out),
+            ]
+        )
         == 2
     )
     assert "fov_list" in capsys.readouterr().err
@@ -237,7 +252,7 @@ def test_errors_write_nothing(files, tmp_path, capsys, monkeypatch):
                 "flatfield",
                 "estimate",
                 str(folder / "tiles.npy"),
-                "--fov",
+                "--fov-list",
                 "1",
                 "-o",
                 str(tmp_path / "small"),
@@ -246,3 +261,21 @@ def test_errors_write_nothing(files, tmp_path, capsys, monkeypatch):
         == 2
     )
     assert "exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--smooth-sigma", "-2"], "--smooth-sigma: expected a number >= 0, got -2.0"),
+        (["--fov-list", "0", "3"], "--fov-list: expected an integer >= 1"),
+        (["--memory-mb", "0"], "--memory-mb: expected a number >= 1"),
+        (["--dark", "DARK", "--dark-level", "100"], "--dark: give a dark file or --dark-level"),
+    ],
+)
+def test_bad_flags_are_named_and_nothing_is_written(files, tmp_path, capsys, extra, message):
+    folder, _ = files
+    out = tmp_path / "never"
+    extra = [str(folder / "dark.npy") if a == "DARK" else a for a in extra]
+    assert main(["flatfield", "estimate", str(folder / "tiles.npy"), *extra, "-o", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -41,7 +41,12 @@ def test_fit_then_correct(files):
         "r_squared",
         "n_points",
     ]
-    assert read_metadata(folder / "gains.zarr")["detcal"]["sigma"] == 20.0
+    record = read_metadata(folder / "gains.zarr")["detcal"]
+    assert record["step"] == "response.fit_response"
+    assert record["params"]["sigma"] == 20.0 and record["params"]["cutoff"] == 300.0
+    # inputs are recorded by absolute path, whatever was typed
+    assert record["params"]["dark"] == {"path": str((folder / "dark.tif").resolve())}
+    assert record["source"] == str((folder / "sweep.zarr").resolve())
 
     code = main(
         [
@@ -58,6 +63,9 @@ def test_fit_then_correct(files):
         sample.test_image, gains, dark=sample.dark, flat=sample.flat, sigma=3.0, smooth_sigma=20.0
     )
     assert np.allclose(out[1], ref, rtol=1e-6)
+    record = read_metadata(folder / "out.zarr")["detcal"]
+    assert record["params"]["coefficients"] == {"path": str((folder / "gains.zarr").resolve())}
+    assert record["params"]["sigma"] == 3.0 and record["params"]["smooth_sigma"] == 20.0
     # the flat test image comes out as the absorber's transmission, pixel noise below 0.1%
     assert np.median(out) == pytest.approx(0.6, rel=3e-3)
     highpass = out[0] / ndimage.gaussian_filter(out[0], 4, mode="nearest") - 1
@@ -91,7 +99,7 @@ def test_dark_level_and_refusals(files, capsys):
         ]
     )
     assert code == 2
-    assert "gains" in capsys.readouterr().err
+    assert "--gains: the gains are (5, 5)" in capsys.readouterr().err
     assert not bad.exists()
     # a missing input
     assert main(["response", "fit", str(folder / "nope.zarr"), "-o", str(folder / "x.npy")]) == 2
@@ -105,3 +113,52 @@ def test_fit_with_no_defined_gain_is_an_error(files, capsys):
     assert code == 2
     assert "no pixel has a defined gain" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["response", "correct", "IMG", "--gains", "G", "--smooth-sigma", "-2"], "--smooth-sigma"),
+        (["response", "fit", "SWEEP", "--cutoff", "-5"], "--cutoff"),
+        (["response", "fit", "SWEEP", "--sigma", "0"], "--sigma"),
+    ],
+)
+def test_out_of_range_flags_are_refused_by_name(files, capsys, argv, flag):
+    folder, _ = files
+    out = folder / "refused.zarr"
+    argv = [str(folder / "images.npy") if a in ("IMG", "SWEEP") else a for a in argv]
+    argv = [str(folder / "gains_level.npy") if a == "G" else a for a in argv]
+    assert main([*argv, "-o", str(out)]) == 2
+    assert f"detcal: error: {flag}: expected a number" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_every_option_has_a_flag_with_its_default():
+    from detcal.cli import build_parser
+
+    parser = build_parser(["response"])
+    sub = parser._subparsers._group_actions[0].choices["response"]
+    actions = sub._subparsers._group_actions[0].choices
+    fit_help, correct_help = actions["fit"].format_help(), actions["correct"].format_help()
+    assert "--sigma SIGMA" in fit_help and "(default: 50.0)" in fit_help
+    assert "--cutoff CUTOFF" in fit_help and "(default: 300.0)" in fit_help
+    assert "--residual-sigma" in correct_help and "--smooth-sigma" in correct_help
+
+
+def test_the_docs_list_every_flag():
+    from pathlib import Path
+
+    from detcal._options import option_fields
+    from detcal.cli._flags import flag_of
+    from detcal.flatfield import ApplyOptions, EstimateOptions
+    from detcal.response import CorrectOptions, FitOptions
+
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    for page, classes in (
+        ("response.md", (FitOptions, CorrectOptions)),
+        ("flatfield.md", (EstimateOptions, ApplyOptions)),
+    ):
+        text = (docs / page).read_text()
+        for cls in classes:
+            for field, _spec, _kind in option_fields(cls):
+                assert f"`{flag_of(field.name)}`" in text, (page, field.name)

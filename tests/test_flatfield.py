@@ -391,3 +391,87 @@ def test_estimate_bad_input(mosaic, small_mosaic):
         estimate_flatfield(tiles[0, 0], fov_list=(1,))
     with pytest.raises(ValueError, match="channel needs"):
         estimate_flatfield(tiles, channel="GFP", fov_list=(1,))
+
+
+# --------------------------------------------------------------------------- files as one unit
+
+
+def test_a_model_folder_is_one_unit_and_an_own_npz_stands_alone(tmp_path):
+    first = Profiles(np.full((4, 4), 1.0), settings={"working_size": 16})
+    second = Profiles(np.full((4, 4), 2.0), settings={"working_size": 32})
+    save_profiles(first, tmp_path / "m")
+    with pytest.raises(FileExistsError):
+        save_profiles(second, tmp_path / "m")
+    assert load_profiles(tmp_path / "m").settings["working_size"] == 16  # untouched
+    save_profiles(second, tmp_path / "m", overwrite=True)  # replaces both files
+    loaded = load_profiles(tmp_path / "m")
+    assert loaded.flatfield[0, 0] == 2.0 and loaded.settings["working_size"] == 32
+    # a name of one's own: the settings travel inside it, nothing is written beside it
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "settings.json").write_text('{"working_size": 999}')  # someone else's
+    written = save_profiles(second, tmp_path / "own" / "flat_488.npz")
+    assert sorted(p.name for p in (tmp_path / "own").iterdir()) == ["flat_488.npz", "settings.json"]
+    assert json.loads((tmp_path / "own" / "settings.json").read_text()) == {"working_size": 999}
+    assert load_profiles(written).settings["working_size"] == 32
+
+    # a failed save leaves neither file
+    class Broken(Profiles):
+        @property
+        def flatfield(self):
+            raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        save_profiles(Broken.__new__(Broken), tmp_path / "never")
+    assert not list((tmp_path / "never").iterdir())
+
+
+# --------------------------------------------------------------------------- memory budget
+
+
+def test_every_plane_within_the_memory_budget_and_a_subset_beyond(mosaic):
+    tiles = mosaic.tiles
+    profiles, _ = estimate_flatfield(tiles, dark=mosaic.dark, z_levels=(3, 12))
+    n_empty = 4 * 6  # corner tiles x planes outside (3, 12) of 16
+    assert profiles.info["sampling"] == f"all {n_empty} planes"
+    assert len(profiles.info["planes"]) == n_empty
+    plane_mb = 96 * 96 * (tiles.dtype.itemsize + 4) / 2**20
+    small, _ = estimate_flatfield(
+        tiles, dark=mosaic.dark, z_levels=(3, 12), memory_mb=10.5 * plane_mb
+    )
+    assert len(small.info["planes"]) == 10
+    assert small.info["sampling"].startswith("a seeded subset of 10 of 24 planes")
+    assert "memory budget" in small.info["sampling"]
+    with pytest.raises(ValueError, match="memory_mb"):
+        estimate_flatfield(tiles, z_levels=(3, 12), memory_mb=0)
+
+
+def test_cancel_stops_a_basic_fit_at_its_next_iteration(small_mosaic):
+    from detcal.progress import StepCancelled
+
+    reports = []
+
+    def progress(done, total):
+        reports.append((done, total))
+        if done > 36:  # past the 36 planes read: the fit's iterations
+            raise StepCancelled("cancelled")
+
+    with pytest.raises(StepCancelled):
+        estimate_flatfield(small_mosaic.tiles, basic_params={"working_size": 16}, progress=progress)
+    done, total = reports[-1]
+    assert 36 < done < total  # stopped inside the fit, before its end
+
+
+def test_dark_stack_and_pyramid(small_mosaic):
+    from detcal.filters import block_mean
+
+    darks = np.stack([small_mosaic.dark - 2.0, small_mosaic.dark + 2.0])
+    a, _ = estimate_flatfield(small_mosaic.tiles, dark=darks, fov_list=(1, 3, 7, 9))
+    b, _ = estimate_flatfield(small_mosaic.tiles, dark=small_mosaic.dark, fov_list=(1, 3, 7, 9))
+    np.testing.assert_allclose(a.flatfield, b.flatfield, rtol=1e-5)
+    image = small_mosaic.tiles[4].astype(np.float32)
+    half = image.reshape(6, 24, 2, 24, 2).mean((2, 4))
+    out = apply_flatfield([da.from_array(image), da.from_array(half)], b)
+    assert isinstance(out, list) and out[1].shape == (6, 24, 24)
+    expected = (half - block_mean(b.darkfield, (24, 24))) / block_mean(b.flatfield, (24, 24))
+    np.testing.assert_allclose(out[1].compute(), expected, rtol=1e-5)
+    np.testing.assert_allclose(out[0].compute(), apply_flatfield(image, b), rtol=1e-6)

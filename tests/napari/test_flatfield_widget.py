@@ -31,8 +31,12 @@ def _dock(viewer):
     return widget
 
 
+def _wait(qtbot, button):
+    qtbot.waitUntil(lambda: not button.__dict__.get("_detcal_busy"), timeout=60000)
+
+
 def _wait_for_flat(qtbot, viewer, widget):
-    qtbot.waitUntil(lambda: widget.estimate_button.isEnabled(), timeout=60000)
+    _wait(qtbot, widget.estimate_button)
     assert "flatfield" in viewer.layers, widget.status.text()
 
 
@@ -73,7 +77,7 @@ def test_estimate_from_clicked_tiles_and_z_range_then_apply(
         widget.tile_grid.button(number).click()
     widget.use_z.setChecked(True)
     widget.z_slider.setValue((3, 8))
-    widget.dark_level.setValue(sample.dark_level)
+    widget.options.controls["dark_level"].value = sample.dark_level
     assert "planes below 3 and above 8" in widget.scenario_label.text()
     widget.estimate_button.click()
     _wait_for_flat(qtbot, viewer, widget)
@@ -84,10 +88,17 @@ def test_estimate_from_clicked_tiles_and_z_range_then_apply(
     assert "rejected" in widget.status.text()  # the contaminated planes were dropped
     assert set(widget.plot.curves) == {"row", "column"}
     np.testing.assert_allclose(widget.plot.curves["row"], flat[32])
-    assert viewer.layers["flatfield"].metadata["detcal"]["params"]["fov_list"] == [1, 3, 7, 9]
+    record = viewer.layers["flatfield"].metadata["detcal"]
+    assert record["step"] == "flatfield.estimate_flatfield" and record["source"] == "tiles"
+    params = record["params"]
+    assert params["fov_list"] == [1, 3, 7, 9] and params["z_levels"] == [3, 8]
+    assert params["dark"] == sample.dark_level and params["scenario"] == "empty"
+    assert params["sampling"] == "all 24 planes"  # 4 tiles x 6 empty planes, all fit
 
     widget.apply_button.click()
+    _wait(qtbot, widget.apply_button)
     corrected = viewer.layers["tiles flat-field corrected"]
+    assert corrected.metadata["detcal"]["step"] == "flatfield.apply_flatfield"
     assert isinstance(corrected.data, da.Array)  # lazy
     clean = ~sample.contaminated
     out = corrected.data.compute()[clean].mean(axis=0)
@@ -98,15 +109,9 @@ def test_estimate_from_clicked_tiles_and_z_range_then_apply(
     written = widget.save_to(tmp_path / "model")
     np.testing.assert_allclose(load_profiles(written).flatfield, flat, rtol=1e-6)
 
-    viewer.window._qt_window.resize(1400, 900)
-    viewer.dims.set_point(0, 4)
-    widget.basic_group.expand(animate=False)
-    qtbot.wait(200)
-    shot = viewer.screenshot(canvas_only=False)
-    assert shot.shape[0] > 500 and shot.shape[1] > 1000
-    from skimage.io import imsave
-
-    imsave(tmp_path / "flatfield_widget.png", shot)
+    with pytest.raises(FileExistsError):  # a second model in the same folder
+        widget.save_to(tmp_path / "model")
+    assert widget.save_to(tmp_path / "model", overwrite=True) == written
 
 
 def test_basic_when_nothing_marked_and_load_measured(make_napari_viewer, qtbot, sample, tmp_path):
@@ -116,11 +121,12 @@ def test_basic_when_nothing_marked_and_load_measured(make_napari_viewer, qtbot, 
     widget.layer_combo.value = viewer.layers["stack"]
     assert not widget.tile_grid.isEnabled()
     assert "BaSiC" in widget.scenario_label.text()
-    widget.working_size.setValue(16)
-    widget.max_workers.setValue(1)
-    widget.smoothness_flatfield.setValue(0.5)
-    widget.n_samples.setValue(8)
-    assert widget.basic_params() == {
+    controls = widget.options.controls
+    controls["working_size"].value = 16
+    controls["max_workers"].value = "1"
+    controls["smoothness_flatfield"].value = "0.5"
+    controls["n_samples"].value = "8"
+    assert widget.options.value().basic_params() == {
         "autosegment": False,
         "autosegment_margin": 10,
         "epsilon": 0.1,
@@ -137,6 +143,9 @@ def test_basic_when_nothing_marked_and_load_measured(make_napari_viewer, qtbot, 
     save_profiles(Profiles(sample.flatfield, sample.dark), tmp_path / "measured")
     widget.load_from(tmp_path / "measured")
     assert widget.scenario == "measured"
+    record = viewer.layers["flatfield"].metadata["detcal"]
+    assert record["step"] == "flatfield.load_profiles"
+    assert record["params"]["path"] == {"path": str(tmp_path / "measured")}
     np.testing.assert_allclose(viewer.layers["flatfield"].data, sample.flatfield)
     np.testing.assert_allclose(viewer.layers["darkfield"].data, sample.dark)
 
@@ -153,17 +162,36 @@ def test_cancel_and_errors(make_napari_viewer, qtbot, sample):
     widget = _dock(viewer)
     widget.layer_combo.value = viewer.layers["slow tiles"]
     widget.tile_grid.select_corners()
-    widget.n_samples.setValue(0)  # all 48 planes: about 2.5 s to read
+    # automatic sampling: all 48 planes fit the memory budget, about 2.5 s to read
     widget.estimate_button.click()
+    assert not widget.estimate_button.isEnabled()  # one run per button
     qtbot.waitUntil(lambda: widget.cancel_button.isEnabled(), timeout=10000)
     widget.cancel_button.click()
-    qtbot.waitUntil(lambda: widget.estimate_button.isEnabled(), timeout=30000)
+    _wait(qtbot, widget.estimate_button)
+    assert widget.estimate_button.isEnabled()
     assert "flatfield" not in viewer.layers
-    assert widget.status.text() == "cancelled"
+    assert widget.status.text().endswith("cancelled")
 
     widget.use_z.setChecked(True)
     widget.z_slider.setValue((0, 11))  # selects no plane
     widget.estimate_button.click()
     qtbot.waitUntil(lambda: "select no plane" in widget.status.text(), timeout=30000)
+    assert widget.status.property("detcal_state") == "error"
     assert "flatfield" not in viewer.layers
     assert widget.apply() is None and "first" in widget.status.text()
+
+
+def test_cancel_during_a_basic_fit_says_it_is_finishing(make_napari_viewer, qtbot, sample):
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.tiles[4], name="stack")
+    widget = _dock(viewer)
+    widget.layer_combo.value = viewer.layers["stack"]
+    widget.options.controls["working_size"].value = 16
+    widget.estimate_button.click()
+    qtbot.waitUntil(lambda: widget.cancel_button.isEnabled(), timeout=10000)
+    widget.cancel_button.click()
+    assert widget.status.text() == "cancelling, the fit ends after its current iteration"
+    assert not widget.estimate_button.isEnabled()  # until the fit has really stopped
+    _wait(qtbot, widget.estimate_button)
+    assert widget.estimate_button.isEnabled() and widget.status.text().endswith("cancelled")
+    assert "flatfield" not in viewer.layers

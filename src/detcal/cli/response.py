@@ -3,23 +3,33 @@
 ``detcal response fit SWEEP [--dark D] [--sigma S] [--cutoff C] -o gains.zarr [--quality Q]``
 streams the sweep once and writes the gain map (and the fit-quality maps);
 ``detcal response correct IMAGE --gains G [--dark D] [--flat F] [--residual-sigma S] -o OUT``
-streams the corrected images to ``OUT`` chunk by chunk. Any format :func:`detcal.io.open_array`
-reads is accepted; outputs are written atomically by :func:`detcal.io.save_array`.
+streams the corrected images to ``OUT`` chunk by chunk. The option flags are generated from
+:class:`detcal.response.FitOptions` and :class:`detcal.response.CorrectOptions`. Any format
+:func:`detcal.io.open_array` reads is accepted (a stack of darks or flats is averaged);
+outputs are written atomically by :func:`detcal.io.save_array` and record the step, its
+parameters and the absolute paths of their inputs.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import re
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-
+from detcal.cli._flags import add_option_flags, options_from_args
 from detcal.io import check_output
 from detcal.progress import text_progress
+from detcal.response.options import CorrectOptions, FitOptions
 
 QUALITY_PLANES = ("residual_rms", "r_squared", "n_points")
+# how the core's argument names read on this command line
+_FLAGS = {"volume": "SWEEP", "image": "IMAGE", "dark": "--dark", "flat": "--flat"}
+_FLAGS["coefficients"] = "--gains"
 
 
 def register(subparsers) -> None:
@@ -42,10 +52,7 @@ def register(subparsers) -> None:
     fit.add_argument("sweep", type=Path, help="(z, row, col) beam sweep")
     fit.add_argument("--key", help="dataset inside the sweep file (HDF5 path, Zarr array, npz)")
     fit.add_argument("--dark", help="dark image file (a stack is averaged) or a dark level")
-    fit.add_argument("--sigma", type=float, default=50.0, help="smoothing sigma, px (50)")
-    fit.add_argument(
-        "--cutoff", type=float, default=None, help="smoothed counts cutoff (detectorcal's 300)"
-    )
+    add_option_flags(fit, FitOptions)
     fit.add_argument("-o", "--output", type=Path, required=True, help="gain map to write")
     fit.add_argument(
         "--quality",
@@ -65,61 +72,43 @@ def register(subparsers) -> None:
     correct.add_argument("--gains", type=Path, required=True, help="gain map from 'fit'")
     correct.add_argument("--dark", help="dark image file (a stack is averaged) or a dark level")
     correct.add_argument("--flat", help="flat image file (a stack is averaged), dark included")
-    correct.add_argument(
-        "--residual-sigma",
-        type=float,
-        default=None,
-        help="with --flat: remove only flat residuals above this many standard deviations",
-    )
-    correct.add_argument(
-        "--smooth-sigma", type=float, default=50.0, help="flat smoothing sigma, px (50)"
-    )
+    add_option_flags(correct, CorrectOptions)
     correct.add_argument("-o", "--output", type=Path, required=True, help="corrected output")
     correct.add_argument("--overwrite", action="store_true", help="replace an existing output")
     correct.set_defaults(func=_correct)
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from detcal.io import open_array, save_array
-    from detcal.response import DEFAULT_CUTOFF, fit_response
+    import numpy as np
 
+    from detcal.io import open_array, save_array
+    from detcal.response import fit_response
+
+    options = options_from_args(FitOptions, args)
     outputs = [args.output] + ([args.quality] if args.quality else [])
     _check_outputs(outputs, args.overwrite)
     sweep = open_array(args.sweep, key=args.key)
-    dark = _dark(args.dark, sweep.shape[-2:])
-    with warnings.catch_warnings(record=True) as caught:
+    dark = _dark(args.dark)
+    with warnings.catch_warnings(record=True) as caught, errors_as_flags(_FLAGS):
         warnings.simplefilter("always", RuntimeWarning)
         gains, quality = fit_response(
-            sweep,
-            dark=dark,
-            sigma=args.sigma,
-            cutoff=args.cutoff,
-            return_quality=True,
-            progress=text_progress("fit"),
-        )
-    if quality.n_undefined == gains.size:
-        cutoff = DEFAULT_CUTOFF if args.cutoff is None else args.cutoff
-        raise ValueError(
-            f"sweep: no pixel has a defined gain (no plane above the cutoff {cutoff:g} after "
-            "the dark was removed, or constant readings); check --dark and --cutoff. "
-            "Nothing was written"
+            sweep, dark=dark, return_quality=True, progress=text_progress("fit"), **options.kwargs()
         )
     for warning in caught:
         print(f"detcal: warning: {warning.message}", file=sys.stderr)
-    params = {
+    params = {"volume": recorded_path(args.sweep), "dark": _recorded(args.dark), **options.kwargs()}
+    attrs = {
         "step": "response.fit_response",
-        "sweep": str(args.sweep),
-        "dark": args.dark,
-        "sigma": args.sigma,
-        "cutoff": DEFAULT_CUTOFF if args.cutoff is None else args.cutoff,
-        "n_undefined": quality.n_undefined,
+        "params": params,
+        "source": recorded_path(args.sweep)["path"],
     }
-    save_array(gains, args.output, overwrite=args.overwrite, attrs=params)
+    attrs["n_undefined"] = quality.n_undefined
+    save_array(gains, args.output, overwrite=args.overwrite, attrs=attrs)
     if args.quality:
         planes = np.stack(
             [quality.residual_rms, quality.r_squared, quality.n_points.astype(np.float32)]
         )
-        attrs = dict(params, planes=list(QUALITY_PLANES))
+        attrs = dict(attrs, planes=list(QUALITY_PLANES))
         save_array(planes, args.quality, overwrite=args.overwrite, attrs=attrs)
     defined = gains[np.isfinite(gains)]
     print(
@@ -133,40 +122,75 @@ def _correct(args: argparse.Namespace) -> int:
     from detcal.io import open_array, save_array
     from detcal.response import correct_image
 
+    options = options_from_args(CorrectOptions, args)
     _check_outputs([args.output], args.overwrite)
     image = open_array(args.image, key=args.key)
-    if image.ndim not in (2, 3):
-        raise ValueError(f"image: expected (row, col) or (z, row, col), got shape {image.shape}")
-    plane = image.shape[-2:]
-    gains = _plane(args.gains, "gains", plane, average=False)
-    dark = _dark(args.dark, plane)
-    flat = None if args.flat is None else _plane(Path(args.flat), "flat", plane, average=True)
-    corrected = correct_image(
-        image,
-        gains,
-        dark=dark,
-        flat=flat,
-        sigma=args.residual_sigma,
-        smooth_sigma=args.smooth_sigma,
-    )
+    gains = open_array(args.gains)
+    if gains.ndim == 3 and gains.shape[0] == 1:
+        gains = gains[0]
+    flat = None if args.flat is None else open_array(args.flat)
+    with errors_as_flags(_FLAGS):
+        corrected = correct_image(
+            image, gains.compute(), dark=_dark(args.dark), flat=flat, **options.kwargs()
+        )
     params = {
+        "coefficients": recorded_path(args.gains),
+        "dark": _recorded(args.dark),
+        "flat": None if args.flat is None else recorded_path(args.flat),
+        **options.kwargs(),
+    }
+    attrs = {
         "step": "response.correct_image",
-        "image": str(args.image),
-        "gains": str(args.gains),
-        "dark": args.dark,
-        "flat": args.flat,
-        "sigma": args.residual_sigma,
-        "smooth_sigma": args.smooth_sigma,
+        "params": params,
+        "source": recorded_path(args.image)["path"],
     }
     save_array(
         corrected,
         args.output,
         overwrite=args.overwrite,
         progress=text_progress("correct"),
-        attrs=params,
+        attrs=attrs,
     )
     print(f"corrected {corrected.shape} {corrected.dtype} -> {args.output}")
     return 0
+
+
+@contextlib.contextmanager
+def errors_as_flags(names: dict[str, str]) -> Iterator[None]:
+    """Say the core's argument names as the command's flags in errors raised in the block.
+
+    Parameters
+    ----------
+    names : dict
+        Core argument name -> how the command line calls it (``{"coefficients": "--gains"}``).
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        name = re.match(r"^([a-z_]+):", str(exc))
+        if name is None or name.group(1) not in names:
+            raise
+        raise type(exc)(names[name.group(1)] + str(exc)[len(name.group(1)) :]) from exc
+
+
+def recorded_path(path: str | Path) -> dict[str, str]:
+    """Return an input file as outputs record it: ``{"path": absolute path}``."""
+    return {"path": str(Path(path).expanduser().resolve())}
+
+
+def _recorded(dark: str | None) -> Any:
+    """Return the dark as recorded: a level, the file's absolute path, or None."""
+    if dark is None:
+        return None
+    level = _level(dark)
+    return level if level is not None else recorded_path(dark)
+
+
+def _level(value: str) -> float | None:
+    try:
+        return float(value)
+    except ValueError:
+        return None
 
 
 def _check_outputs(paths: list[Path], overwrite: bool) -> None:
@@ -177,26 +201,13 @@ def _check_outputs(paths: list[Path], overwrite: bool) -> None:
         raise ValueError("--output and --quality must be different files")
 
 
-def _dark(value: str | None, plane: tuple[int, ...]):
-    """Return the dark level (a number) or the dark image read from a file."""
+def _dark(value: str | None):
+    """Return the dark level (a number) or the dark images opened lazily from a file."""
     if value is None:
         return None
-    try:
-        return float(value)
-    except ValueError:
-        return _plane(Path(value), "dark", plane, average=True)
-
-
-def _plane(path: Path, name: str, plane: tuple[int, ...], *, average: bool) -> np.ndarray:
-    """Read a (row, col) calibration image; a stack is averaged when ``average``."""
+    level = _level(value)
+    if level is not None:
+        return level
     from detcal.io import open_array
 
-    array = open_array(path)
-    if array.ndim == 3 and (average or array.shape[0] == 1):
-        array = array.astype(np.float64).mean(axis=0)
-    if array.ndim != 2 or tuple(array.shape) != tuple(plane):
-        raise ValueError(
-            f"{name}: expected a (row, col) = {tuple(plane)} image, got shape {array.shape} "
-            f"in {str(path)!r}"
-        )
-    return np.asarray(array.compute())
+    return open_array(Path(value))

@@ -91,7 +91,11 @@ def run(output: Path) -> list[Finding]:
         corrected,
         folder / "mosaic_corrected.zarr",
         overwrite=True,
-        attrs={"step": "flatfield.apply_flatfield", "params": {"fov_list": [1, 3, 7, 9]}},
+        attrs={
+            "step": "flatfield.apply_flatfield",
+            "params": {"profiles": {"path": str((folder / "models" / "synthetic").resolve())}},
+            "source": "detcal.sample_data.mosaic.make_mosaic()",
+        },
     )
     clean = sample.empty_planes & ~sample.contaminated
     level = corrected[clean].astype(np.float64).mean(axis=0)
@@ -140,6 +144,10 @@ def run(output: Path) -> list[Finding]:
         apply_flatfield(images, real),
         folder / "wsi_brain_corrected.zarr",
         overwrite=True,
-        attrs={"step": "flatfield.apply_flatfield", "params": {"scenario": "basic", **params}},
+        attrs={
+            "step": "flatfield.apply_flatfield",
+            "params": {"profiles": {"path": str((folder / "models" / "wsi_brain").resolve())}},
+            "source": str((real_data_path() / "wsi_brain.npz").resolve()),
+        },
     )
     return findings

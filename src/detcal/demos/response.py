@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from detcal.demos.report import Finding
 from detcal.io import save_array
-from detcal.response import correct_image, fit_response
+from detcal.response import FitOptions, correct_image, fit_response
 from detcal.sample_data import real_data_path
 from detcal.sample_data.sweep import make_sweep
 
@@ -51,13 +51,17 @@ def run(output: Path) -> list[Finding]:
     sample = make_sweep()
     gains, quality = fit_response(sample.volume, dark=sample.dark, return_quality=True)
     corrected = correct_image(sample.test_image, gains, dark=sample.dark)
-    params = {"step": "response.fit_response", "sigma": 50.0, "cutoff": 300.0}
-    save_array(gains, folder / "sweep_gains.zarr", overwrite=True, attrs=params)
+    record = {
+        "step": "response.fit_response",
+        "params": {"volume": "make_sweep()", "dark": "make_sweep().dark", **FitOptions().kwargs()},
+        "source": "detcal.sample_data.sweep.make_sweep()",
+    }
+    save_array(gains, folder / "sweep_gains.zarr", overwrite=True, attrs=record)
     save_array(
         np.stack([quality.residual_rms, quality.r_squared]),
         folder / "sweep_quality.zarr",
         overwrite=True,
-        attrs=dict(params, planes=["residual_rms", "r_squared"]),
+        attrs=dict(record, planes=["residual_rms", "r_squared"]),
     )
     save_array(corrected, folder / "sweep_test_corrected.zarr", overwrite=True)
     correlation = float(np.corrcoef(gains.ravel(), sample.gains.ravel())[0, 1])
@@ -83,7 +87,14 @@ def run(output: Path) -> list[Finding]:
         ct_corrected,
         folder / "ct_projections_corrected.zarr",
         overwrite=True,
-        attrs={"step": "response.correct_image", "coefficients": "detectorcal coefficients.tif"},
+        attrs={
+            "step": "response.correct_image",
+            "params": {
+                name: {"path": str((real / f"{name}.tif").resolve())}
+                for name in ("coefficients", "dark", "flat")
+            },
+            "source": str((real / "ct_projections.tif").resolve()),
+        },
     )
     raw_tiles = tile_scale_variation(flat - dark)
     corrected_tiles = tile_scale_variation(correct_image(flat, coeffs, dark=dark))

@@ -1,5 +1,10 @@
-"""Image filters shared by several steps (the fast Gaussian smoothing of the response fit)."""
+"""Image maths shared by several steps.
+
+Fast large-sigma Gaussian smoothing (:mod:`detcal.filters.gaussian`), and calibration planes
+averaged from stacks and brought to pyramid levels (:mod:`detcal.filters.planes`).
+"""
 
 from detcal.filters.gaussian import gaussian_smooth
+from detcal.filters.planes import block_mean, calibration_plane, mean_plane
 
-__all__ = ["gaussian_smooth"]
+__all__ = ["block_mean", "calibration_plane", "gaussian_smooth", "mean_plane"]

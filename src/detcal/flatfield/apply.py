@@ -1,4 +1,8 @@
-"""Apply flat-field profiles: ``(image - darkfield) / flatfield - baseline``, lazily for dask."""
+"""Apply flat-field profiles: ``(image - darkfield) / flatfield - baseline``, lazily for dask.
+
+A multiscale pyramid (a list of levels) gives a lazy pyramid, each level corrected with the
+profiles brought to its shape (:func:`detcal.filters.block_mean`).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from detcal import _validate
+from detcal.filters.planes import block_mean
 from detcal.flatfield.profiles import Profiles, load_profiles
 
 
@@ -34,8 +40,9 @@ def apply_flatfield(
 
     Parameters
     ----------
-    image : numpy.ndarray or dask.array.Array
-        (..., row, col) images.
+    image : numpy.ndarray, dask.array.Array or list of them
+        (..., row, col) images; or a multiscale pyramid, a list of such arrays, highest
+        resolution first.
     profiles : Profiles or path
         Profiles, or a path given to :func:`load_profiles`.
     keep_dtype : bool, default False
@@ -43,8 +50,9 @@ def apply_flatfield(
 
     Returns
     -------
-    numpy.ndarray or dask.array.Array
-        Corrected images, same kind and shape as ``image``.
+    numpy.ndarray, dask.array.Array or list of dask.array.Array
+        Corrected images, same kind and shape as ``image``; for a pyramid, level ``k`` is
+        level ``k`` of the input corrected with the profiles block-averaged to its shape.
 
     Raises
     ------
@@ -61,25 +69,32 @@ def apply_flatfield(
     """
     if not isinstance(profiles, Profiles):
         profiles = load_profiles(profiles)
-    if not isinstance(image, np.ndarray | da.Array):
-        image = np.asarray(image)
-    if image.dtype.kind not in "uif":
-        raise TypeError(f"image must hold integers or floats, got dtype {image.dtype}")
-    if image.ndim < 2 or tuple(image.shape[-2:]) != profiles.shape:
+    levels = list(image) if isinstance(image, list | tuple) else [image]
+    levels = [v if isinstance(v, np.ndarray | da.Array) else np.asarray(v) for v in levels]
+    for level in levels:
+        _validate.real_dtype(level, "image")
+    first = levels[0]
+    if first.ndim < 2 or tuple(first.shape[-2:]) != profiles.shape:
         raise ValueError(
-            f"image of shape {tuple(image.shape)} does not end with the profiles' shape "
-            f"{profiles.shape}"
+            f"image: shape {tuple(first.shape)} does not end with the profiles' shape "
+            f"{profiles.shape}; the profiles were made for another detector or binning"
         )
     options = {
         "baseline": profiles.scalar_baseline(),
-        "out_dtype": image.dtype if keep_dtype else None,
+        "out_dtype": first.dtype if keep_dtype else None,
     }
-    out_dtype = image.dtype if keep_dtype else np.dtype(np.float32)
-    if isinstance(image, np.ndarray):
-        return _correct_block(image, profiles.flatfield, profiles.darkfield, **options)
-    chunks = image.chunks[-2:]
-    arrays = [da.from_array(profiles.flatfield, chunks=chunks)]
-    if profiles.darkfield is not None:
-        arrays.append(da.from_array(profiles.darkfield, chunks=chunks))
-    meta = np.empty((0,) * image.ndim, dtype=out_dtype)
-    return da.map_blocks(_correct_block, image, *arrays, dtype=out_dtype, meta=meta, **options)
+    if len(levels) == 1 and isinstance(first, np.ndarray):
+        return _correct_block(first, profiles.flatfield, profiles.darkfield, **options)
+    out_dtype = first.dtype if keep_dtype else np.dtype(np.float32)
+    out = []
+    for level in levels:
+        level = level if isinstance(level, da.Array) else da.from_array(level)
+        shape, chunks = level.shape[-2:], level.chunks[-2:]
+        arrays = [da.from_array(block_mean(profiles.flatfield, shape), chunks=chunks)]
+        if profiles.darkfield is not None:
+            arrays.append(da.from_array(block_mean(profiles.darkfield, shape), chunks=chunks))
+        meta = np.empty((0,) * level.ndim, dtype=out_dtype)
+        out.append(
+            da.map_blocks(_correct_block, level, *arrays, dtype=out_dtype, meta=meta, **options)
+        )
+    return out if isinstance(image, list | tuple) else out[0]

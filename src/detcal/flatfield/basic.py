@@ -1,8 +1,9 @@
-"""BaSiC fits through basicpy 2.x, on a seeded subset of planes at the working size.
+"""BaSiC fits through basicpy 2.x, plane by plane shrunk to the working size.
 
 basicpy (Peng et al. 2017) loads every image it is given at full size before shrinking them to
 its working size, which blows up on large stacks (BaSiCPy issue #127). Here the planes are
-chosen first (a seeded random subset), each one is read and shrunk on its own with exactly
+chosen first (all of them, or a seeded random subset beyond the memory budget, see
+:func:`detcal.flatfield.estimate_flatfield`), each one is read and shrunk on its own with exactly
 the interpolation basicpy uses, and basicpy fits the small stack: the profiles equal those of
 ``BaSiC.fit`` called on the same full-size planes, while memory stays at
 ``n_samples * working_size**2`` floats.
@@ -15,6 +16,11 @@ Two options of the older basicpy releases that 2.0 dropped are provided here:
   is passed to basicpy as ``fitting_weight``.
 * ``max_workers``: the number of torch threads used during the fit (restored afterwards).
 
+basicpy's fit takes no callback; it logs each reweighting iteration at debug level. During a fit
+here, that log line of the fitting thread is turned into a progress report
+(:func:`iteration_reports`), so the fit shows its iterations and a cancel raised by the
+progress callable stops it at the start of its next iteration.
+
 References
 ----------
 .. [1] Peng, T. et al. "A BaSiC tool for background and shading correction of optical
@@ -25,7 +31,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -257,8 +265,50 @@ def torch_threads(max_workers: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+class _IterationHandler(logging.Handler):
+    """Call ``report(i)`` for basicpy's "reweighting iteration i" records of one thread."""
+
+    def __init__(self, report: Callable[[int], None]):
+        super().__init__(logging.DEBUG)
+        self.report = report
+        self.thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.thread == self.thread and text.startswith("reweighting iteration"):
+            self.report(int(text.rsplit(" ", 1)[-1]))  # may raise: stops the fit there
+
+
+@contextlib.contextmanager
+def iteration_reports(report: Callable[[int], None] | None) -> Iterator[None]:
+    """Call ``report(iteration)`` as basicpy's fit in this thread starts each reweighting.
+
+    An exception raised by ``report`` (a cancel) propagates out of the fit, which so stops at
+    the start of its next iteration. basicpy's logger is at debug level and does not pass its
+    records on during the block.
+    """
+    if report is None:
+        yield
+        return
+    logger = logging.getLogger("basicpy.basicpy")
+    handler = _IterationHandler(report)
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
 def fit_basic(
-    planes: np.ndarray, plane_shape: tuple[int, int], params: Mapping[str, Any]
+    planes: np.ndarray,
+    plane_shape: tuple[int, int],
+    params: Mapping[str, Any],
+    report: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Fit BaSiC on shrunk planes and return full-size profiles and loadable settings.
 
@@ -270,6 +320,9 @@ def fit_basic(
         (row, col) shape of the original planes.
     params : mapping
         Output of :func:`check_basic_params`.
+    report : callable, optional
+        ``report(iteration)`` at the start of each reweighting iteration; it may raise to stop
+        the fit (:func:`iteration_reports`).
 
     Returns
     -------
@@ -291,7 +344,7 @@ def fit_basic(
     if params["autosegment"]:
         weights = segment_background(planes, int(params["autosegment_margin"]))
     basic = BaSiC(**model)
-    with torch_threads(params["max_workers"]):
+    with torch_threads(params["max_workers"]), iteration_reports(report):
         basic.fit(planes, fitting_weight=weights, skip_shape_warning=True)
     settings = json.loads(basic.model_dump_json())
     settings["smoothness_flatfield"] = float(basic._smoothness_flatfield)

@@ -10,8 +10,8 @@ first one the arguments allow):
    and above the sample (``z_levels``): dark removed, each plane divided by its own level,
    per-pixel median, planes that disagree with the others rejected, light Gaussian smoothing,
    normalised to mean 1;
-3. ``"basic"``: a BaSiC model [1]_ fitted by basicpy on a seeded subset of planes
-   (:mod:`detcal.flatfield.basic`).
+3. ``"basic"``: a BaSiC model [1]_ fitted by basicpy on every plane, or on a seeded subset
+   when they exceed the memory budget (:mod:`detcal.flatfield.basic`).
 
 References
 ----------
@@ -28,9 +28,14 @@ from typing import Any
 import dask.array as da
 import numpy as np
 
+from detcal import _validate
+from detcal.filters.planes import calibration_plane
 from detcal.flatfield import basic as basic_fit
 from detcal.flatfield import tiles as tile_layout
 from detcal.flatfield.profiles import Profiles, load_profiles
+
+#: Bytes basicpy holds per float32 shrunk pixel during a fit, over the input (an upper estimate).
+_BASIC_COPIES = 12
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -54,24 +59,28 @@ def _as_stack(data: Any) -> tuple[Any, bool]:
     return data, True
 
 
-def _check_dark(dark: Any, plane_shape: tuple[int, int]) -> np.ndarray | None:
-    """Turn ``dark`` (a level or an image) into a (row, col) float32 image."""
-    if dark is None:
-        return None
-    if np.ndim(dark) == 0:
-        level = float(dark)
-        if not np.isfinite(level):
-            raise ValueError(f"dark level must be finite, got {level}")
-        return np.full(plane_shape, level, dtype=np.float32)
-    image = np.asarray(dark.compute() if isinstance(dark, da.Array) else dark, dtype=np.float32)
-    if image.shape != tuple(plane_shape):
-        raise ValueError(
-            f"dark must be a level or a (row, col) image of shape {tuple(plane_shape)}, "
-            f"got shape {image.shape}"
-        )
-    if not np.all(np.isfinite(image)):
-        raise ValueError("dark has NaN or infinite pixels")
-    return image
+def _check_dark(dark: Any, plane_shape: tuple[int, int], progress) -> np.ndarray | None:
+    """Turn ``dark`` (a level, an image or a stack of darks) into a (row, col) float32 image."""
+    image = calibration_plane(
+        dark, "dark", plane_shape, allow_scalar=True, against="the data planes", progress=progress
+    )
+    return None if image is None else image.astype(np.float32)
+
+
+def _sample_size(n_planes: int, n_samples: int | None, plane_bytes: int, memory_mb: float):
+    """How many planes to use and a sentence saying why (for ``profiles.info``)."""
+    if n_samples is not None:
+        used = min(int(n_samples), n_planes)
+        if used == n_planes:
+            return used, f"all {n_planes} planes"
+        return used, f"a seeded subset of {used} of {n_planes} planes, as asked"
+    fits = max(1, int(memory_mb * 2**20 // max(1, plane_bytes)))
+    if fits >= n_planes:
+        return n_planes, f"all {n_planes} planes"
+    return fits, (
+        f"a seeded subset of {fits} of {n_planes} planes: all of them would exceed the memory "
+        f"budget of {memory_mb:g} MB"
+    )
 
 
 def _check_z_levels(z_levels: Iterable[int], n_z: int) -> tuple[int, int]:
@@ -241,10 +250,12 @@ def empty_data_flat(
 
 
 def _estimate_empty(
-    stack, pairs, dark, n_samples, seed, smooth_sigma, baseline_percentile, progress
+    stack, pairs, dark, n_samples, seed, memory_mb, smooth_sigma, baseline_percentile, progress
 ):
-    chosen = [pairs[i] for i in basic_fit.choose_planes(len(pairs), n_samples, seed)]
     plane_shape = tuple(stack.shape[-2:])
+    plane_bytes = int(np.prod(plane_shape)) * (np.dtype(stack.dtype).itemsize + 4)
+    count, sampling = _sample_size(len(pairs), n_samples, plane_bytes, memory_mb)
+    chosen = [pairs[i] for i in basic_fit.choose_planes(len(pairs), count, seed)]
     planes = np.empty((len(chosen), *plane_shape), dtype=stack.dtype)
     _read_planes(stack, chosen, lambda p: p, planes, progress, len(chosen) + 1)
     flat, kept = empty_data_flat(planes, dark=dark, smooth_sigma=smooth_sigma)
@@ -259,19 +270,23 @@ def _estimate_empty(
         progress(len(chosen) + 1, len(chosen) + 1)
     info = {
         "scenario": "empty",
+        "sampling": sampling,
         "planes": [(int(t) + 1, int(z)) for t, z in chosen],
         "rejected": [(int(t) + 1, int(z)) for (t, z), k in zip(chosen, kept, strict=True) if not k],
     }
     return Profiles(flat, dark, baseline, info=info)
 
 
-def _estimate_basic(stack, dark, basic_params, n_samples, seed, progress):
+def _estimate_basic(stack, dark, basic_params, n_samples, seed, memory_mb, progress):
     params = basic_fit.check_basic_params(basic_params)
     basic_fit.import_basic()
     n_tiles, n_z = stack.shape[:2]
-    indices = basic_fit.choose_planes(n_tiles * n_z, n_samples, seed)
-    chosen = [(int(i) // n_z, int(i) % n_z) for i in indices]
     size = int(params["working_size"])
+    count, sampling = _sample_size(
+        n_tiles * n_z, n_samples, _BASIC_COPIES * 4 * size * size, memory_mb
+    )
+    indices = basic_fit.choose_planes(n_tiles * n_z, count, seed)
+    chosen = [(int(i) // n_z, int(i) % n_z) for i in indices]
     plane_shape = tuple(stack.shape[-2:])
 
     def shrink(plane: np.ndarray) -> np.ndarray:
@@ -280,17 +295,24 @@ def _estimate_basic(stack, dark, basic_params, n_samples, seed, progress):
             plane -= dark
         return basic_fit.shrink(plane, size)
 
+    iterations = int(params.get("max_reweight_iterations", 10))
+    total = len(chosen) + iterations
     planes = np.empty((len(chosen), size, size), dtype=np.float32)
-    _read_planes(stack, chosen, shrink, planes, progress, len(chosen) + 1)
-    flat, basic_dark, baseline, settings = basic_fit.fit_basic(planes, plane_shape, params)
+    _read_planes(stack, chosen, shrink, planes, progress, total)
+
+    def report(iteration: int) -> None:
+        progress(len(chosen) + min(iteration, iterations - 1), total)
+
+    fitted = basic_fit.fit_basic(planes, plane_shape, params, None if progress is None else report)
+    flat, basic_dark, baseline, settings = fitted
     if progress is not None:
-        progress(len(chosen) + 1, len(chosen) + 1)
+        progress(total, total)
     darkfield = None
     if params["get_darkfield"]:
         darkfield = basic_dark if dark is None else basic_dark + dark
     elif dark is not None:
         darkfield = dark
-    info = {"scenario": "basic", "planes": [(t + 1, z) for t, z in chosen]}
+    info = {"scenario": "basic", "sampling": sampling, "planes": [(t + 1, z) for t, z in chosen]}
     return Profiles(flat, darkfield, baseline, settings=settings, info=info)
 
 
@@ -304,8 +326,9 @@ def estimate_flatfield(
     z_levels: tuple[int, int] | None = None,
     grid_shape: tuple[int, int] | None = None,
     basic_params: Mapping[str, Any] | None = None,
-    n_samples: int | None = 100,
+    n_samples: int | None = None,
     seed: int | None = 0,
+    memory_mb: float = 2048.0,
     smooth_sigma: float = 1.0,
     baseline_percentile: float | None = None,
     progress: ProgressCallback | None = None,
@@ -319,8 +342,9 @@ def estimate_flatfield(
     data : numpy.ndarray or dask.array.Array
         (tile, z, row, col) tiles in acquisition order (inverted N), or one (z, row, col) field.
     dark : float or array-like, optional
-        Dark level or (row, col) dark image, removed before estimating; it becomes the
-        profiles' darkfield (replacing a measured one).
+        Dark level, (row, col) dark image or (plane, row, col) stack of darks (averaged),
+        removed before estimating; it becomes the profiles' darkfield (replacing a measured
+        one).
     models_folder : path, optional
         Scenario ``"measured"``: a ``profiles.npz``, a model folder, or (with ``channel``) a
         folder of ``<channel>/profiles.npz``.
@@ -337,11 +361,15 @@ def estimate_flatfield(
         Scenario ``"basic"`` settings (:data:`detcal.flatfield.basic.BASIC_DEFAULTS`: autosegment,
         autosegment_margin, epsilon, get_darkfield, max_workers, smoothness_flatfield,
         smoothness_darkfield, working_size; other basicpy settings pass through).
-    n_samples : int or None, default 100
-        Planes sampled (seeded random subset) for scenarios ``"empty"`` and ``"basic"``;
-        None uses them all.
+    n_samples : int or None, default None
+        Planes used (a seeded random subset) for scenarios ``"empty"`` and ``"basic"``. None:
+        every plane when they fit ``memory_mb``, else the largest seeded subset that does;
+        ``profiles.info["sampling"]`` says which.
     seed : int or None, default 0
         Seed of the subset.
+    memory_mb : float, default 2048.0
+        Memory budget in MB of the planes held at once (full-size planes for ``"empty"``,
+        basicpy's working copies of the shrunk planes for ``"basic"``).
     smooth_sigma : float, default 1.0
         Gaussian smoothing (pixels) of the empty-data flat.
     baseline_percentile : float, optional
@@ -353,7 +381,8 @@ def estimate_flatfield(
     Returns
     -------
     profiles : Profiles
-        The profiles; ``profiles.info`` tells which planes were used or rejected.
+        The profiles; ``profiles.info`` tells how the planes were chosen (``"sampling"``),
+        which were used (``"planes"``, 1-based tile and z) and which rejected.
     scenario : {"measured", "empty", "basic"}
         Which source was used.
 
@@ -381,7 +410,10 @@ def estimate_flatfield(
     """
     stack, has_tiles = _as_stack(data)
     plane_shape = tuple(int(s) for s in stack.shape[-2:])
-    dark_image = _check_dark(dark, plane_shape)
+    memory_mb = _validate.positive(memory_mb, "memory_mb")
+    if n_samples is not None:
+        n_samples = _validate.integer(n_samples, "n_samples", minimum=1)
+    dark_image = _check_dark(dark, plane_shape, progress)
     if models_folder is not None:
         profiles = load_profiles(models_folder, channel=channel)
         if profiles.shape != plane_shape:
@@ -401,11 +433,20 @@ def estimate_flatfield(
     if fov_list is not None or z_levels is not None:
         pairs = _empty_planes(n_tiles, n_z, has_tiles, fov_list, z_levels, grid_shape)
         profiles = _estimate_empty(
-            stack, pairs, dark_image, n_samples, seed, smooth_sigma, baseline_percentile, progress
+            stack,
+            pairs,
+            dark_image,
+            n_samples,
+            seed,
+            memory_mb,
+            smooth_sigma,
+            baseline_percentile,
+            progress,
         )
         return profiles, "empty"
     if grid_shape is not None and has_tiles:
         tile_layout.check_grid_shape(grid_shape, n_tiles)
-    return _estimate_basic(stack, dark_image, basic_params, n_samples, seed, progress), "basic"
-
-
+    profiles = _estimate_basic(
+        stack, dark_image, basic_params, n_samples, seed, memory_mb, progress
+    )
+    return profiles, "basic"

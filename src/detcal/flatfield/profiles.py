@@ -1,12 +1,15 @@
 """Flat-field profiles and their files, in BaSiCPy's ``save_model`` layout.
 
-``<folder>/profiles.npz`` holds the ``flatfield``, ``darkfield`` and ``baseline`` arrays and
-``<folder>/settings.json`` the fit settings, so a model saved by basicpy loads here and the
-other way round.
+A model is one unit: ``<folder>/profiles.npz`` holds the ``flatfield``, ``darkfield`` and
+``baseline`` arrays and ``<folder>/settings.json`` the fit settings, so a model saved by basicpy
+loads here and the other way round. Both are written together or not at all. A file name of
+your own (``flat_488.npz``) holds the settings inside the ``.npz`` (key ``"settings"``, a JSON
+string): no ``settings.json`` is ever written beside it, nor read from beside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -159,7 +162,8 @@ def load_profiles(path: str | os.PathLike, *, channel: str | None = None) -> Pro
     -------
     Profiles
         ``flatfield``; ``darkfield`` (None when all zeros); ``baseline`` (None when empty);
-        ``settings`` from ``settings.json`` next to the file when present.
+        ``settings`` from inside the ``.npz``, or from the ``settings.json`` beside a
+        ``profiles.npz`` (a model folder).
 
     Raises
     ------
@@ -180,6 +184,7 @@ def load_profiles(path: str | os.PathLike, *, channel: str | None = None) -> Pro
     try:
         with np.load(file, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files if k in ("flatfield", "darkfield", "baseline")}
+            embedded = str(npz["settings"]) if "settings" in npz.files else None
     except ValueError as exc:
         raise ValueError(f"{file} holds Python objects, refused (allow_pickle=False)") from exc
     if "flatfield" not in arrays:
@@ -190,29 +195,37 @@ def load_profiles(path: str | os.PathLike, *, channel: str | None = None) -> Pro
     baseline = arrays.get("baseline")
     if baseline is not None and baseline.size == 0:
         baseline = None
-    settings = None
-    settings_file = file.parent / SETTINGS_NAME
-    if settings_file.is_file():
-        settings = json.loads(settings_file.read_text())
-    return Profiles(arrays["flatfield"], dark, baseline, settings=settings)
+    return Profiles(arrays["flatfield"], dark, baseline, settings=_settings(file, embedded))
+
+
+def _settings(file: Path, embedded: str | None) -> dict[str, Any] | None:
+    """Return the settings embedded in the npz, or the ``settings.json`` of a model folder."""
+    if embedded is not None:
+        return json.loads(embedded)
+    beside = file.parent / SETTINGS_NAME
+    if file.name == PROFILES_NAME and beside.is_file():
+        return json.loads(beside.read_text())
+    return None
 
 
 def save_profiles(profiles: Profiles, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Save profiles in BaSiCPy's model layout: ``profiles.npz`` + ``settings.json``.
+    """Save profiles: a BaSiCPy model folder, or one ``.npz`` file with the settings inside.
 
-    ``BaSiC.load_model(folder)`` loads the result: the settings are basicpy's with numeric
+    ``BaSiC.load_model(folder)`` loads a saved folder: the settings are basicpy's with numeric
     smoothness values, an absent darkfield is written as zeros and an absent baseline as an
-    empty array. Each file is written to a temporary sibling and renamed into place.
+    empty array. The files are written to temporary siblings and renamed into place together:
+    an error leaves neither.
 
     Parameters
     ----------
     profiles : Profiles
         What to save.
     path : path
-        A folder (created if needed), or a file name ending in ``.npz`` (``settings.json`` goes
-        next to it; basicpy only loads files named ``profiles.npz``).
+        A model folder (created if needed) that receives ``profiles.npz`` and
+        ``settings.json``; a path ending in ``profiles.npz`` means the same; any other name
+        ending in ``.npz`` is written alone, with the settings stored inside it.
     overwrite : bool, default False
-        Replace existing files.
+        Replace an existing model (both of its files).
 
     Returns
     -------
@@ -222,7 +235,7 @@ def save_profiles(profiles: Profiles, path: str | os.PathLike, *, overwrite: boo
     Raises
     ------
     FileExistsError
-        If a file exists and ``overwrite`` is False.
+        If the model (either of its files) exists and ``overwrite`` is False.
 
     Examples
     --------
@@ -232,23 +245,30 @@ def save_profiles(profiles: Profiles, path: str | os.PathLike, *, overwrite: boo
     """
     path = Path(path)
     npz_file = path if path.suffix == ".npz" else path / PROFILES_NAME
+    in_folder = npz_file.name == PROFILES_NAME
     settings_file = npz_file.parent / SETTINGS_NAME
-    for target in (npz_file, settings_file):
+    targets = (npz_file, settings_file) if in_folder else (npz_file,)
+    npz_file.parent.mkdir(parents=True, exist_ok=True)  # a new model folder holds nothing yet
+    for target in targets:
         check_output(target, overwrite=overwrite, array=False)
-    npz_file.parent.mkdir(parents=True, exist_ok=True)
     flat = profiles.flatfield.astype(np.float64)
     dark = np.zeros_like(flat) if profiles.darkfield is None else profiles.darkfield
     base = np.zeros(0) if profiles.baseline is None else profiles.baseline
     settings = dict(basic_fit.SETTINGS_DEFAULTS)
     settings.update(profiles.settings or {})
-
-    with atomic_output(npz_file) as tmp, open(tmp, "wb") as handle:
-        np.savez(
-            handle,
-            flatfield=flat,
-            darkfield=np.asarray(dark, dtype=np.float64),
-            baseline=np.asarray(base, dtype=np.float64),
-        )
-    with atomic_output(settings_file) as tmp:
-        tmp.write_text(json.dumps(settings, indent=1))
+    arrays = {
+        "flatfield": flat,
+        "darkfield": np.asarray(dark, dtype=np.float64),
+        "baseline": np.asarray(base, dtype=np.float64),
+    }
+    if not in_folder:
+        arrays["settings"] = np.asarray(json.dumps(settings))
+    with contextlib.ExitStack() as stack:  # renamed into place together, on success only
+        tmp_npz = stack.enter_context(atomic_output(npz_file))
+        if in_folder:
+            stack.enter_context(atomic_output(settings_file)).write_text(
+                json.dumps(settings, indent=1)
+            )
+        with open(tmp_npz, "wb") as handle:
+            np.savez(handle, **arrays)
     return npz_file

@@ -182,3 +182,57 @@ def check_fov_list(fov_list: Iterable[int], grid_shape: tuple[int, int]) -> tupl
             f"(valid: 1 to {n_rows * n_cols}, 1-based, inverted-N order)"
         )
     return tuple(numbers)
+
+
+def guess_grid_shape(n_tiles: int, recorded: Iterable[int] | None = None) -> tuple[int, int]:
+    """Return the grid of ``n_tiles`` tiles: ``recorded`` when it fits, else a square or a column.
+
+    Parameters
+    ----------
+    n_tiles : int
+        Number of tiles.
+    recorded : pair of int, optional
+        A grid recorded with the data (e.g. a layer's ``metadata["grid_shape"]``).
+
+    Returns
+    -------
+    tuple of int
+        ``(n_rows, n_cols)``.
+
+    Examples
+    --------
+    >>> guess_grid_shape(6, (2, 3)), guess_grid_shape(9), guess_grid_shape(5)
+    ((2, 3), (3, 3), (5, 1))
+    """
+    for guess in (lambda: check_grid_shape(recorded, n_tiles), lambda: infer_grid_shape(n_tiles)):
+        try:
+            return guess()
+        except (TypeError, ValueError):
+            continue
+    return int(n_tiles), 1
+
+
+def describe_selection(
+    fov_list: Iterable[int] | None,
+    z_levels: tuple[int, int] | None,
+    grid_shape: tuple[int, int] | None,
+) -> str:
+    """Say in a sentence which planes an estimate will treat as empty (or that BaSiC is fitted).
+
+    Examples
+    --------
+    >>> describe_selection(None, (2, 9), (3, 3))
+    'Estimate uses empty data: corner tiles 1, 3, 7, 9; planes below 2 and above 9.'
+    >>> describe_selection(None, None, None)
+    'Nothing marked empty: Estimate fits BaSiC (basicpy).'
+    """
+    parts = []
+    if fov_list:
+        parts.append("tiles " + ", ".join(str(n) for n in fov_list))
+    if z_levels:
+        if not fov_list and grid_shape:
+            parts.append("corner tiles " + ", ".join(str(n) for n in corner_tiles(grid_shape)))
+        parts.append(f"planes below {z_levels[0]} and above {z_levels[1]}")
+    if not parts:
+        return "Nothing marked empty: Estimate fits BaSiC (basicpy)."
+    return "Estimate uses empty data: " + "; ".join(parts) + "."

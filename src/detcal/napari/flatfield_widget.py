@@ -2,24 +2,25 @@
 
 Choose the image layer (tiles (tile, z, row, col) or a (z, row, col) stack), click the empty
 tiles in the grid and/or tick z-levels and drag the range (planes below and above it are
-empty), or leave both off to fit BaSiC. Estimate runs in the background with a progress bar
-and Cancel, then adds ``flatfield`` (and ``darkfield``) layers and draws the flat's profiles
-through its centre. Apply adds a lazy corrected layer; Save / Load use BaSiCPy's model folder.
+empty), or leave both off to fit BaSiC; the other controls come from
+:class:`detcal.flatfield.EstimateOptions`. Estimate runs in the background with a progress bar
+and Cancel (a BaSiC fit stops at its next iteration), then adds ``flatfield`` (and
+``darkfield``) layers and draws the flat's profiles through its centre. Apply adds a lazy
+corrected layer (a pyramid when the data has one); Save / Load use BaSiCPy's model folder.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dask.array as da
 import numpy as np
 from magicgui.widgets import create_widget
-from qtpy.QtCore import QPointF, Qt
-from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
+from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -27,13 +28,11 @@ from qtpy.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
-from superqt import QCollapsible, QLabeledRangeSlider
+from superqt import QLabeledRangeSlider
 
-from detcal.flatfield import tiles as tile_layout
 from detcal.flatfield import (
     Profiles,
     apply_flatfield,
@@ -41,77 +40,16 @@ from detcal.flatfield import (
     load_profiles,
     save_profiles,
 )
+from detcal.flatfield import tiles as tile_layout
+from detcal.flatfield.options import EstimateOptions
 from detcal.napari._background import add_result, run_step
-from detcal.napari.tile_grid import TileGridPicker
-from detcal.progress import StepCancelled
+from detcal.napari._controls import OptionsForm
+from detcal.napari._feedback import report_error, report_status
+from detcal.napari.response_widget import layer_data
+from detcal.napari.tile_grid import ProfilePlot, TileGridPicker
 
 if TYPE_CHECKING:
     import napari
-
-
-class ProfilePlot(QWidget):
-    """A small line plot of the flat's row and column profiles through its centre."""
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setMinimumHeight(110)
-        self.curves: dict[str, np.ndarray] = {}
-
-    def set_profiles(self, flatfield: np.ndarray | None) -> None:
-        """Plot the centre row and centre column of ``flatfield`` (None clears)."""
-        if flatfield is None:
-            self.curves = {}
-        else:
-            rows, cols = flatfield.shape
-            self.curves = {
-                "row": np.asarray(flatfield[rows // 2], dtype=float),
-                "column": np.asarray(flatfield[:, cols // 2], dtype=float),
-            }
-        self.update()
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        """Draw the axes box, the curves and their range."""
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        width, height = self.width(), self.height()
-        left, right, top, bottom = 38, 8, 8, 18
-        painter.setPen(QPen(QColor("#888888")))
-        painter.drawRect(left, top, width - left - right, height - top - bottom)
-        if not self.curves:
-            painter.drawText(left + 6, top + 16, "no flat-field yet")
-            return
-        low = min(float(c.min()) for c in self.curves.values())
-        high = max(float(c.max()) for c in self.curves.values())
-        span = max(high - low, 1e-6)
-        painter.drawText(2, top + 10, f"{high:.2f}")
-        painter.drawText(2, height - bottom, f"{low:.2f}")
-        colours = {"row": QColor("#ff7f0e"), "column": QColor("#1f77b4")}
-        for i, (name, curve) in enumerate(self.curves.items()):
-            xs = np.linspace(left, width - right, len(curve))
-            ys = top + (high - curve) / span * (height - top - bottom)
-            polygon = QPolygonF([QPointF(float(x), float(y)) for x, y in zip(xs, ys, strict=True)])
-            painter.setPen(QPen(colours[name], 1.5))
-            painter.drawPolyline(polygon)
-            painter.drawText(left + 6 + 90 * i, height - 4, f"centre {name}")
-
-
-def _spin(value: float, low: float, high: float, decimals: int = 3, special: str = "") -> Any:
-    box = QDoubleSpinBox()
-    box.setRange(low, high)
-    box.setDecimals(decimals)
-    box.setValue(value)
-    if special:
-        box.setSpecialValueText(special)
-    return box
-
-
-def _ispin(value: int, low: int, high: int, special: str = "") -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    if special:
-        box.setSpecialValueText(special)
-    return box
 
 
 class FlatfieldWidget(QWidget):
@@ -128,7 +66,7 @@ class FlatfieldWidget(QWidget):
         self.viewer = napari_viewer
         self.profiles: Profiles | None = None
         self.scenario: str | None = None
-        self.worker = None
+        self._record: dict[str, Any] = {}
         self._shown_layer = None
         layout = QVBoxLayout(self)
 
@@ -140,8 +78,6 @@ class FlatfieldWidget(QWidget):
         form.addRow("data", self.layer_combo.native)
         self.layout_label = QLabel("")
         form.addRow("", self.layout_label)
-        self.dark_level = _spin(0.0, 0.0, 1e9, decimals=1, special="none")
-        form.addRow("dark level", self.dark_level)
         form.addRow("dark image", self.dark_combo.native)
         layout.addLayout(form)
 
@@ -159,40 +95,8 @@ class FlatfieldWidget(QWidget):
         z_row.addWidget(self.z_slider, 1)
         empty_layout.addLayout(z_row)
         layout.addWidget(empty_box)
-
-        sampling = QFormLayout()
-        self.n_samples = _ispin(100, 0, 100000, special="all")
-        self.seed = _ispin(0, 0, 2**31 - 1)
-        self.smooth_sigma = _spin(1.0, 0.0, 100.0, decimals=2)
-        sampling.addRow("planes sampled", self.n_samples)
-        sampling.addRow("seed", self.seed)
-        sampling.addRow("smoothing (px)", self.smooth_sigma)
-        layout.addLayout(sampling)
-
-        self.basic_group = QCollapsible("BaSiC parameters (used when nothing is marked empty)")
-        basic = QWidget()
-        basic_form = QFormLayout(basic)
-        self.autosegment = QCheckBox()
-        self.autosegment_margin = _ispin(10, 0, 1000)
-        self.epsilon = _spin(0.1, 1e-4, 100.0, decimals=4)
-        self.get_darkfield = QCheckBox()
-        self.max_workers = _ispin(0, 0, 256, special="auto")
-        self.smoothness_flatfield = _spin(0.0, 0.0, 100.0, decimals=3, special="auto")
-        self.smoothness_darkfield = _spin(0.0, 0.0, 100.0, decimals=3, special="auto")
-        self.working_size = _ispin(128, 8, 4096)
-        for label, widget in (
-            ("autosegment", self.autosegment),
-            ("margin (px)", self.autosegment_margin),
-            ("epsilon", self.epsilon),
-            ("get darkfield", self.get_darkfield),
-            ("max workers", self.max_workers),
-            ("smoothness flat", self.smoothness_flatfield),
-            ("smoothness dark", self.smoothness_darkfield),
-            ("working size", self.working_size),
-        ):
-            basic_form.addRow(label, widget)
-        self.basic_group.addWidget(basic)
-        layout.addWidget(self.basic_group)
+        self.options = OptionsForm(EstimateOptions)
+        layout.addWidget(self.options.native)
 
         self.scenario_label = QLabel("")
         self.scenario_label.setWordWrap(True)
@@ -245,11 +149,9 @@ class FlatfieldWidget(QWidget):
         if self.layer_combo.value is not self._shown_layer:
             self._on_layer()
 
-    def _data(self) -> Any:
+    def _shape(self) -> tuple[int, ...]:
         layer = self.layer_combo.value
-        if layer is None:
-            raise ValueError("choose an image layer with the tiles or the stack")
-        return layer.data[0] if layer.multiscale else layer.data
+        return () if layer is None else tuple(layer_data(layer).shape)
 
     def _on_layer(self, *_args) -> None:
         layer = self.layer_combo.value
@@ -257,16 +159,10 @@ class FlatfieldWidget(QWidget):
         if layer is None:
             self.layout_label.setText("")
             return
-        shape = tuple(self._data().shape)
+        shape = self._shape()
         if len(shape) == 4:
             n_tiles, n_z = shape[:2]
-            try:  # a grid recorded with the layer (e.g. the mosaic sample), else a square
-                grid = tile_layout.check_grid_shape(layer.metadata["grid_shape"], n_tiles)
-            except (KeyError, TypeError, ValueError):
-                try:
-                    grid = tile_layout.infer_grid_shape(n_tiles)
-                except ValueError:
-                    grid = (n_tiles, 1)
+            grid = tile_layout.guess_grid_shape(n_tiles, layer.metadata.get("grid_shape"))
             self.tile_grid.set_grid_shape(grid)
             self.tile_grid.setEnabled(True)
             text = f"{n_tiles} tiles x {n_z} planes of {shape[2]} x {shape[3]}"
@@ -287,191 +183,152 @@ class FlatfieldWidget(QWidget):
         self.z_slider.setEnabled(checked)
         self._update_scenario()
 
-    # ------------------------------------------------------------------ parameters
-
     def selection(self) -> dict[str, Any]:
         """Return the empty-data selection: ``fov_list``, ``z_levels``, ``grid_shape``."""
-        layer = self.layer_combo.value
-        four_d = layer is not None and self._data().ndim == 4
+        four_d = len(self._shape()) == 4
         tiles = self.tile_grid.selected() if four_d else ()
+        z_levels = tuple(int(v) for v in self.z_slider.value())
         return {
             "fov_list": tiles or None,
-            "z_levels": tuple(int(v) for v in self.z_slider.value())
-            if self.use_z.isChecked()
-            else None,
+            "z_levels": z_levels if self.use_z.isChecked() else None,
             "grid_shape": self.tile_grid.grid_shape if four_d else None,
         }
-
-    def basic_params(self) -> dict[str, Any]:
-        """Return the BaSiC settings of the collapsible group (0 = chosen by basicpy)."""
-        params: dict[str, Any] = {
-            "autosegment": self.autosegment.isChecked(),
-            "autosegment_margin": self.autosegment_margin.value(),
-            "epsilon": self.epsilon.value(),
-            "get_darkfield": self.get_darkfield.isChecked(),
-            "working_size": self.working_size.value(),
-        }
-        if self.max_workers.value() > 0:
-            params["max_workers"] = self.max_workers.value()
-        for name in ("smoothness_flatfield", "smoothness_darkfield"):
-            value = getattr(self, name).value()
-            if value > 0:
-                params[name] = value
-        return params
-
-    def _dark(self) -> Any:
-        layer = self.dark_combo.value
-        if layer is not None:
-            return np.asarray(layer.data)
-        level = self.dark_level.value()
-        return level if level > 0 else None
 
     def _update_scenario(self, *_args) -> None:
         if self.layer_combo.value is None:
             self.scenario_label.setText("Add or choose an image layer.")
             return
         sel = self.selection()
-        parts = []
-        if sel["fov_list"]:
-            parts.append("tiles " + ", ".join(str(n) for n in sel["fov_list"]))
-        if sel["z_levels"]:
-            low, high = sel["z_levels"]
-            if not sel["fov_list"] and sel["grid_shape"]:
-                corners = tile_layout.corner_tiles(sel["grid_shape"])
-                parts.append("corner tiles " + ", ".join(str(n) for n in corners))
-            parts.append(f"planes below {low} and above {high}")
-        if parts:
-            text = "Estimate uses empty data: " + "; ".join(parts) + "."
-        else:
-            text = "Nothing marked empty: Estimate fits BaSiC (basicpy)."
-        self.scenario_label.setText(text)
+        self.scenario_label.setText(
+            tile_layout.describe_selection(sel["fov_list"], sel["z_levels"], sel["grid_shape"])
+        )
 
     def _update_buttons(self) -> None:
         has = self.profiles is not None
-        self.apply_button.setEnabled(has)
+        self.apply_button.setEnabled(has and not self.apply_button.__dict__.get("_detcal_busy"))
         self.save_button.setEnabled(has)
 
     # ------------------------------------------------------------------ actions
 
-    def estimate(self, *, start: bool = True):
+    def estimate(self):
         """Estimate the profiles in the background; returns the worker (None on bad input)."""
         try:
-            data = self._data()
-            sel = self.selection()
-            dark = self._dark()
-        except ValueError as exc:
-            self._error(exc)
+            source = self.layer_combo.value
+            if source is None:
+                raise ValueError("data: choose an image layer with the tiles or the stack")
+            options = self.options.value(**self.selection())
+        except (ValueError, TypeError) as exc:
+            report_error(self.status, exc, action="Estimate")
             return None
-        self.status.setText("estimating...")
-        self.estimate_button.setEnabled(False)
-        n_samples = self.n_samples.value() or None
-        self.worker = run_step(
+        dark_layer = self.dark_combo.value
+        dark = layer_data(dark_layer) if dark_layer is not None else options.dark_level or None
+        kwargs = options.kwargs()
+        record = {k: kwargs[k] for k in ("fov_list", "z_levels", "grid_shape", "n_samples")}
+        record["dark"] = dark_layer if dark_layer is not None else dark
+        basic = not (options.fov_list or options.z_levels)
+        if basic:
+            record["basic_params"] = kwargs["basic_params"]
+        report_status(self.status, "estimating…")
+        worker = run_step(
             estimate_flatfield,
-            data,
+            layer_data(source),
             desc="Flat-field",
-            on_returned=self._on_estimated,
-            on_errored=self._error,
+            on_returned=partial(self._on_estimated, source, record),
             cancel_button=self.cancel_button,
-            start=start,
+            button=self.estimate_button,
+            status=self.status,
             dark=dark,
-            basic_params=self.basic_params(),
-            n_samples=n_samples,
-            seed=self.seed.value(),
-            smooth_sigma=self.smooth_sigma.value(),
-            **sel,
+            **kwargs,
         )
-        self.worker.aborted.connect(self._on_cancelled)
-        self.worker.finished.connect(lambda: self.estimate_button.setEnabled(True))
-        return self.worker
+        if worker is not None and basic:
+            # run_step says "cancelling…" on Cancel; a BaSiC fit stops at its next iteration
+            honest = partial(
+                report_status, self.status, "cancelling, the fit ends after its current iteration"
+            )
+            self.cancel_button.clicked.connect(honest)
+            worker.finished.connect(lambda: self.cancel_button.clicked.disconnect(honest))
+        return worker
 
-    def _on_estimated(self, result: tuple[Profiles, str]) -> None:
+    def _on_estimated(self, source, record: dict, result: tuple[Profiles, str]) -> None:
         profiles, scenario = result
+        record = {**record, "scenario": scenario, "sampling": profiles.info.get("sampling")}
         rejected = profiles.info.get("rejected") or []
-        planes = profiles.info.get("planes") or []
-        note = f" ({len(planes)} planes" + (f", {len(rejected)} rejected)" if rejected else ")")
-        self._show(profiles, scenario, note if planes else "")
+        note = f" ({profiles.info['sampling']}" if profiles.info.get("sampling") else ""
+        note += f", {len(rejected)} rejected)" if rejected else (")" if note else "")
+        self._show(profiles, scenario, source, record, note)
 
-    def _show(self, profiles: Profiles, scenario: str, note: str = "") -> None:
+    def _show(self, profiles, scenario: str, source, params: dict, note: str = "") -> None:
         self.profiles, self.scenario = profiles, scenario
-        params = {"scenario": scenario, **self.selection()}
-        if scenario == "basic":
-            params["basic"] = self.basic_params()
-        add_result(self.viewer, profiles.flatfield, name="flatfield", params=params)
-        if profiles.darkfield is not None:
-            add_result(self.viewer, profiles.darkfield, name="darkfield", params=params)
-        elif "darkfield" in self.viewer.layers:
-            self.viewer.layers.remove("darkfield")
+        self._record = {"source": source, "params": params}
+        step = "flatfield.load_profiles" if source is None else "flatfield.estimate_flatfield"
+        for name, data in (("flatfield", profiles.flatfield), ("darkfield", profiles.darkfield)):
+            if data is not None:
+                add_result(self.viewer, data, name=name, step=step, source=source, params=params)
+            elif name in self.viewer.layers:
+                self.viewer.layers.remove(name)
         self.plot.set_profiles(profiles.flatfield)
         flat = profiles.flatfield
-        self.status.setText(
-            f"flat-field from {scenario}{note}: {flat.min():.3f} to {flat.max():.3f}"
+        report_status(
+            self.status, f"flat-field from {scenario}{note}: {flat.min():.3f} to {flat.max():.3f}"
         )
         self._update_buttons()
 
-    def _on_cancelled(self) -> None:
-        self.status.setText("cancelled")
-
-    def _error(self, exc: BaseException) -> None:
-        if isinstance(exc, StepCancelled):
-            self._on_cancelled()
-            return
-        self.status.setText(f"<span style='color:#e05050'>{exc}</span>")
-        self.estimate_button.setEnabled(True)
-
     def apply(self):
-        """Add the lazily corrected data as a new layer; returns it (None on bad input)."""
-        if self.profiles is None:
-            self._error(ValueError("estimate or load profiles first"))
-            return None
-        try:
-            data = self._data()
-            if not isinstance(data, da.Array):
-                chunks = (1,) * (data.ndim - 2) + tuple(data.shape[-2:])
-                data = da.from_array(data, chunks=chunks)
-            corrected = apply_flatfield(data, self.profiles)
-        except (ValueError, TypeError) as exc:
-            self._error(exc)
-            return None
+        """Add the lazily corrected data as a new layer; returns the worker (None on bad input)."""
         source = self.layer_combo.value
+        if self.profiles is None or source is None:
+            report_error(self.status, "profiles: estimate or load profiles first", action="Apply")
+            return None
+        path = self._record.get("params", {}).get("path")
+        params = {"profiles": path if path is not None else {"layer": "flatfield"}}
+        return run_step(
+            _apply,
+            layer_data(source, levels=True),
+            self.profiles,
+            desc="Flat-field apply",
+            on_returned=partial(self._on_applied, source, params),
+            button=self.apply_button,
+            status=self.status,
+        )
+
+    def _on_applied(self, source, params: dict, corrected) -> None:
         name = f"{source.name} flat-field corrected"
-        layer = add_result(self.viewer, corrected, name=name, params={"scenario": self.scenario})
-        # display range from one middle plane (computing a single plane only)
-        middle = tuple(n // 2 for n in corrected.shape[:-2])
-        plane = np.asarray(corrected[middle])
-        low, high = np.percentile(plane, (0.5, 99.5))
-        if high > low:
-            layer.contrast_limits = (float(low), float(high))
-        self.status.setText(f"added '{name}' (computed plane by plane as you browse)")
-        return layer
+        if name in self.viewer.layers:
+            self.viewer.layers.remove(name)
+        add_result(
+            self.viewer, corrected, name=name, step="flatfield.apply_flatfield", source=source,
+            params=params,
+        )  # fmt: skip
+        report_status(self.status, f"added '{name}' (computed plane by plane as you browse)")
 
     def save_to(self, folder: str | Path, *, overwrite: bool = False) -> Path:
         """Save the profiles in BaSiCPy's model layout; returns the ``profiles.npz`` path."""
         if self.profiles is None:
-            raise ValueError("estimate or load profiles first")
+            raise ValueError("profiles: estimate or load profiles first")
         written = save_profiles(self.profiles, folder, overwrite=overwrite)
-        self.status.setText(f"saved {written}")
+        report_status(self.status, f"saved {written}")
         return written
 
     def load_from(self, path: str | Path, *, channel: str | None = None) -> Profiles:
         """Load measured profiles (scenario 1) and show them."""
+        path = Path(path).expanduser().absolute()
         profiles = load_profiles(path, channel=channel)
-        self._show(profiles, "measured", f" {path}")
+        self._show(profiles, "measured", None, {"path": path, "channel": channel}, f" {path}")
         return profiles
 
     def _save_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Save profiles into folder")
         if not folder:
             return
-        overwrite = False
-        if (Path(folder) / "profiles.npz").exists():
-            answer = QMessageBox.question(self, "Overwrite?", f"Replace the model in {folder}?")
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-            overwrite = True
+        overwrite = (Path(folder) / "profiles.npz").exists()
+        question = f"Replace the model (profiles.npz and settings.json) in {folder}?"
+        yes = QMessageBox.StandardButton.Yes
+        if overwrite and QMessageBox.question(self, "Overwrite?", question) != yes:
+            return
         try:
             self.save_to(folder, overwrite=overwrite)
         except (OSError, ValueError) as exc:
-            self._error(exc)
+            report_error(self.status, exc, action="Save profiles")
 
     def _load_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -482,4 +339,11 @@ class FlatfieldWidget(QWidget):
         try:
             self.load_from(path)
         except (OSError, ValueError) as exc:
-            self._error(exc)
+            report_error(self.status, exc, action="Load profiles")
+
+
+def _apply(data, profiles: Profiles, *, progress=None):
+    """Run :func:`apply_flatfield` lazily, plane by plane (nothing to report); the worker's body."""
+    if isinstance(data, np.ndarray) and data.ndim > 2:
+        data = da.from_array(data, chunks=(1,) * (data.ndim - 2) + data.shape[-2:])
+    return apply_flatfield(data, profiles)

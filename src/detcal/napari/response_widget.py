@@ -1,22 +1,25 @@
 """The "Detector response" dock widget: fit per-pixel gains from a beam sweep, correct images.
 
-Choose the sweep layer, an optional dark layer, the smoothing sigma and the cutoff; Fit runs
-:func:`detcal.response.fit_response` in the background (progress bar, Cancel) and adds the
-``gains`` and ``fit quality`` (R^2) layers. Then choose the images to correct, an optional flat
-and residual sigma; Correct adds a lazy ``corrected`` layer at once (napari computes only the
-planes shown). Gains are saved to and loaded from .tif, .h5, .zarr or .npy with detcal.io.
+Fit: choose the sweep and an optional dark (a stack of darks is averaged); the controls come
+from :class:`detcal.response.FitOptions`. Fit runs :func:`detcal.response.fit_response` in the
+background and adds the ``gains`` and ``fit quality`` (R^2) layers; a fit in which no pixel
+gets a gain is an error and leaves the loaded gains as they were. Correct: choose the images,
+the gains (any (row, col) layer, e.g. the CT sample's detectorcal coefficients), the dark and
+an optional flat of the images' own session, with :class:`detcal.response.CorrectOptions`;
+Correct adds a lazy ``corrected`` layer (a pyramid when the images have one). Gains are saved
+to and loaded from .zarr, .tif, .h5 or .npy with detcal.io.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dask.array as da
 import numpy as np
 from magicgui.widgets import create_widget
 from qtpy.QtWidgets import (
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -28,49 +31,40 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from detcal.filters.planes import mean_plane
 from detcal.io import open_array, save_array
 from detcal.napari._background import add_result, run_step
-from detcal.progress import StepCancelled
-from detcal.response import DEFAULT_CUTOFF, correct_image, fit_response
+from detcal.napari._controls import OptionsForm
+from detcal.napari._feedback import report_error, report_status
+from detcal.response import correct_image, fit_response
+from detcal.response.options import CorrectOptions, FitOptions
 
 if TYPE_CHECKING:
     import napari
 
 GAIN_FILTER = "Gain maps (*.zarr *.tif *.tiff *.h5 *.hdf5 *.npy)"
+_GAIN_NAMES = ("gain", "coefficient")
 
 
-def _spin(value: float, low: float, high: float, decimals: int, special: str = ""):
-    box = QDoubleSpinBox()
-    box.setRange(low, high)
-    box.setDecimals(decimals)
-    box.setValue(value)
-    if special:
-        box.setSpecialValueText(special)
-    return box
+def layer_data(layer, *, levels: bool = False) -> Any:
+    """Return a layer's data as numpy or dask, never computed (None for no layer).
 
-
-def _layer_array(layer, name: str):
-    """Return the layer's full-resolution data as a numpy or dask array."""
-    if layer is None:
-        raise ValueError(f"{name}: choose a layer first")
-    data = layer.data
-    if getattr(layer, "multiscale", False):
-        data = data[0]
-    if not isinstance(data, np.ndarray | da.Array):
-        data = np.asarray(data)
-    return data
-
-
-def _plane(layer, name: str):
-    """Return a (row, col) calibration image from a layer; a stack is averaged."""
+    With ``levels``, a multiscale layer gives the list of its levels, else the full
+    resolution; other array types are wrapped lazily with ``dask.array.from_array``.
+    """
     if layer is None:
         return None
-    data = _layer_array(layer, name)
-    if data.ndim == 3:
-        data = data.astype(np.float64).mean(axis=0)
-    if data.ndim != 2:
-        raise ValueError(f"{name}: expected a (row, col) image, got shape {data.shape}")
-    return np.asarray(data)
+    data = list(layer.data) if layer.multiscale else [layer.data]
+    data = [d if isinstance(d, np.ndarray | da.Array) else da.from_array(d) for d in data]
+    if levels and len(data) > 1:
+        return data
+    return data[0]
+
+
+def _image_combo(label: str, *, nullable: bool = False):
+    return create_widget(
+        annotation="napari.layers.Image", label=label, options={"nullable": nullable}
+    )
 
 
 class ResponseWidget(QWidget):
@@ -85,58 +79,45 @@ class ResponseWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self.gains: np.ndarray | None = None
-        self.worker = None
         layout = QVBoxLayout(self)
 
         fit_box = QGroupBox("Fit gains from a beam sweep")
         fit_form = QFormLayout(fit_box)
-        self.sweep_combo = create_widget(annotation="napari.layers.Image", label="sweep")
-        self.dark_combo = create_widget(
-            annotation="napari.layers.Image", label="dark", options={"nullable": True}
-        )
-        self.sigma = _spin(50.0, 0.5, 1000.0, 1)
-        self.sigma.setToolTip(
-            "Gaussian sigma (px) estimating the true intensity; also smooths the flat"
-        )
-        self.cutoff = _spin(DEFAULT_CUTOFF, -1e9, 1e9, 1)
-        self.cutoff.setToolTip("planes whose smoothed, dark-corrected value is below are not used")
+        self.sweep_combo = _image_combo("sweep")
+        self.fit_dark_combo = _image_combo("dark", nullable=True)
+        self.fit_options = OptionsForm(FitOptions)
         fit_form.addRow("sweep (z, row, col)", self.sweep_combo.native)
-        fit_form.addRow("dark (optional)", self.dark_combo.native)
-        fit_form.addRow("sigma (px)", self.sigma)
-        fit_form.addRow("cutoff (counts)", self.cutoff)
-        fit_buttons = QHBoxLayout()
-        self.fit_button = QPushButton("Fit")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        fit_buttons.addWidget(self.fit_button)
-        fit_buttons.addWidget(self.cancel_button)
-        fit_form.addRow(fit_buttons)
+        fit_form.addRow("dark (optional)", self.fit_dark_combo.native)
+        fit_form.addRow(self.fit_options.native)
+        self.fit_button, self.fit_cancel = QPushButton("Fit"), QPushButton("Cancel")
+        fit_form.addRow(_row(self.fit_button, self.fit_cancel))
         layout.addWidget(fit_box)
 
         correct_box = QGroupBox("Correct images")
         correct_form = QFormLayout(correct_box)
-        self.image_combo = create_widget(annotation="napari.layers.Image", label="image")
-        self.flat_combo = create_widget(
-            annotation="napari.layers.Image", label="flat", options={"nullable": True}
-        )
-        self.residual_sigma = _spin(0.0, 0.0, 100.0, 2, special="off")
-        self.residual_sigma.setToolTip(
-            "with a flat: divide out only flat residuals above this many standard deviations"
-        )
-        correct_form.addRow("image", self.image_combo.native)
-        correct_form.addRow("flat (optional)", self.flat_combo.native)
-        correct_form.addRow("residual sigma", self.residual_sigma)
-        self.correct_button = QPushButton("Correct")
-        correct_form.addRow(self.correct_button)
+        self.image_combo = _image_combo("image")
+        self.gains_combo = _image_combo("gains", nullable=True)
+        self.dark_combo = _image_combo("dark", nullable=True)
+        self.flat_combo = _image_combo("flat", nullable=True)
+        self.correct_options = OptionsForm(CorrectOptions)
+        for label, combo in (
+            ("images", self.image_combo),
+            ("gains (row, col)", self.gains_combo),
+            ("dark (optional)", self.dark_combo),
+            ("flat (optional)", self.flat_combo),
+        ):
+            correct_form.addRow(label, combo.native)
+        correct_form.addRow(self.correct_options.native)
+        self.correct_button, self.correct_cancel = QPushButton("Correct"), QPushButton("Cancel")
+        correct_form.addRow(_row(self.correct_button, self.correct_cancel))
         layout.addWidget(correct_box)
 
         file_box = QGroupBox("Gain map file")
-        file_layout = QHBoxLayout(file_box)
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("gains.zarr / .tif / .h5 / .npy (empty: ask)")
         self.save_button = QPushButton("Save gains")
         self.load_button = QPushButton("Load gains")
+        file_layout = QHBoxLayout(file_box)
         file_layout.addWidget(self.path_edit, 1)
         file_layout.addWidget(self.save_button)
         file_layout.addWidget(self.load_button)
@@ -147,116 +128,155 @@ class ResponseWidget(QWidget):
         layout.addWidget(self.status)
         layout.addStretch(1)
 
+        for cancel in (self.fit_cancel, self.correct_cancel):
+            cancel.setEnabled(False)
         self.fit_button.clicked.connect(lambda: self.fit())
         self.correct_button.clicked.connect(lambda: self.correct())
         self.save_button.clicked.connect(lambda: self.save_gains())
         self.load_button.clicked.connect(lambda: self.load_gains())
+        self.gains_combo.changed.connect(self._update_buttons)
+        sigma, smooth = self.fit_options.controls["sigma"], self.correct_options.controls
+        sigma.changed.connect(lambda value: setattr(smooth["smooth_sigma"], "value", value))
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
         self._refresh_layers()
-        self._update_buttons()
 
     # ------------------------------------------------------------------ state
 
     def _refresh_layers(self, *_args) -> None:
-        for combo in (self.sweep_combo, self.dark_combo, self.image_combo, self.flat_combo):
+        for combo in (self.sweep_combo, self.fit_dark_combo, self.image_combo):
             combo.reset_choices()
+        for combo in (self.gains_combo, self.dark_combo, self.flat_combo):
+            combo.reset_choices()
+        layers = list(self.viewer.layers)
+        sweeps = [lay for lay in layers if "sweep" in lay.name.lower()]
+        if sweeps and self.sweep_combo.value not in sweeps:
+            self.sweep_combo.value = sweeps[-1]
+        gains = [lay for lay in layers if any(w in lay.name.lower() for w in _GAIN_NAMES)]
+        if gains and self.gains_combo.value not in gains:
+            self.gains_combo.value = gains[-1]
+        # the images to correct: anything but the sweep, the gains and the fit's results
+        taken = {self.sweep_combo.value, self.gains_combo.value}
+        candidates = [
+            lay
+            for lay in self.image_combo.choices
+            if lay not in taken and lay.name not in ("fit quality", "corrected")
+        ]
+        if candidates and self.image_combo.value in taken:
+            self.image_combo.value = candidates[0]
+        self._update_buttons()
 
-    def _update_buttons(self) -> None:
-        has = self.gains is not None
-        self.correct_button.setEnabled(has)
+    def _update_buttons(self, *_args) -> None:
+        has = self.gains_combo.value is not None
         self.save_button.setEnabled(has)
-
-    def _error(self, exc: BaseException) -> None:
-        if isinstance(exc, StepCancelled):
-            self.status.setText("cancelled")
-        else:
-            self.status.setText(f"<span style='color:#e05050'>{exc}</span>")
-        self.fit_button.setEnabled(True)
-
-    def fit_params(self) -> dict:
-        """Return the fit's parameters as chosen in the widget."""
-        return {"sigma": self.sigma.value(), "cutoff": self.cutoff.value()}
+        if not self.correct_button.__dict__.get("_detcal_busy"):
+            self.correct_button.setEnabled(has)
 
     # ------------------------------------------------------------------ actions
 
-    def fit(self, *, start: bool = True):
+    def fit(self):
         """Fit the gains in the background; returns the worker (None on bad input)."""
         try:
-            volume = _layer_array(self.sweep_combo.value, "sweep")
-            if volume.ndim != 3:
-                raise ValueError(f"sweep: expected a (z, row, col) stack, got shape {volume.shape}")
-            dark = _plane(self.dark_combo.value, "dark")
-        except ValueError as exc:
-            self._error(exc)
+            options = self.fit_options.value()
+            layer = self.sweep_combo.value
+            sweep = layer_data(layer)
+            if sweep is None or sweep.ndim != 3:
+                shape = None if sweep is None else tuple(sweep.shape)
+                raise ValueError(f"sweep: choose a (z, row, col) stack, got shape {shape}")
+        except (ValueError, TypeError) as exc:
+            report_error(self.status, exc, action="Fit")
             return None
-        self.status.setText("fitting...")
-        self.fit_button.setEnabled(False)
-        self.worker = run_step(
+        dark = self.fit_dark_combo.value
+        params = {"volume": layer, "dark": dark, **options.kwargs()}
+        report_status(self.status, f"fitting gains from {layer.name}…")
+        return run_step(
             fit_response,
-            volume,
-            desc="Detector response",
-            on_returned=self._on_fitted,
-            on_errored=self._error,
-            cancel_button=self.cancel_button,
-            start=start,
-            dark=dark,
+            sweep,
+            desc="Detector response fit",
+            on_returned=partial(self._on_fitted, layer, params),
+            cancel_button=self.fit_cancel,
+            button=self.fit_button,
+            status=self.status,
+            dark=layer_data(dark),
             return_quality=True,
-            **self.fit_params(),
+            **options.kwargs(),
         )
-        self.worker.aborted.connect(lambda: self.status.setText("cancelled"))
-        self.worker.finished.connect(lambda: self.fit_button.setEnabled(True))
-        return self.worker
 
-    def _on_fitted(self, result) -> None:
+    def _on_fitted(self, source, params: dict, result) -> None:
         gains, quality = result
-        params = {"sweep": self.sweep_combo.value, "dark": self.dark_combo.value}
-        params.update(self.fit_params())
-        self._set_gains(gains, params)
-        add_result(
-            self.viewer, quality.r_squared, name="fit quality", params=params,
-            contrast_limits=(0.9, 1.0), visible=False,
-        )  # fmt: skip
-        defined = gains[np.isfinite(gains)]
-        text = f"gains: mean {defined.mean():.4f}, std {defined.std():.4f}" if defined.size else ""
-        self.status.setText(
-            f"{text}; {quality.n_undefined} undefined (NaN); median R^2 "
-            f"{np.nanmedian(quality.r_squared) if defined.size else float('nan'):.5f}"
+        step = "response.fit_response"
+        layer = add_result(
+            self.viewer, gains, name="gains", step=step, source=source, params=params
         )
-
-    def _set_gains(self, gains: np.ndarray, params: dict) -> None:
-        self.gains = np.asarray(gains, dtype=np.float32)
-        add_result(self.viewer, self.gains, name="gains", params=params)
-        self._update_buttons()
+        add_result(
+            self.viewer, quality.r_squared, name="fit quality", step=step, source=source,
+            params=params, contrast_limits=(0.9, 1.0), visible=False,
+        )  # fmt: skip
+        self.gains_combo.value = layer
+        defined = gains[np.isfinite(gains)]
+        report_status(
+            self.status,
+            f"gains: mean {defined.mean():.4f}, std {defined.std():.4f}; "
+            f"{quality.n_undefined} undefined (NaN); median R^2 "
+            f"{np.nanmedian(quality.r_squared):.5f}",
+        )
 
     def correct(self):
-        """Add the lazily corrected images as the ``corrected`` layer; returns it (or None)."""
+        """Correct the chosen images in the background; returns the worker (None on bad input).
+
+        The ``corrected`` layer is lazy: napari computes only the planes (and pyramid level)
+        shown.
+        """
         try:
-            if self.gains is None:
-                raise ValueError("gains: fit or load a gain map first")
-            image = _layer_array(self.image_combo.value, "image")
-            if isinstance(image, np.ndarray) and image.ndim == 3:
-                image = da.from_array(image, chunks=(1, *image.shape[1:]))
-            dark = _plane(self.dark_combo.value, "dark")
-            flat = _plane(self.flat_combo.value, "flat")
-            residual = self.residual_sigma.value() or None
-            corrected = correct_image(
-                image, self.gains, dark=dark, flat=flat, sigma=residual,
-                smooth_sigma=self.sigma.value(),
-            )  # fmt: skip
+            options = self.correct_options.value()
+            source = self.image_combo.value
+            if source is None:
+                raise ValueError("images: choose the images to correct")
+            if self.gains_combo.value is None:
+                raise ValueError("gains: fit, load or choose a gain map first")
+            images = layer_data(source, levels=True)
+            if isinstance(images, np.ndarray) and images.ndim == 3:
+                images = da.from_array(images, chunks=(1, *images.shape[1:]))
+            gains = layer_data(self.gains_combo.value)
+            if gains.ndim == 3 and gains.shape[0] == 1:
+                gains = gains[0]
         except (ValueError, TypeError) as exc:
-            self._error(exc)
+            report_error(self.status, exc, action="Correct")
             return None
         params = {
-            "image": self.image_combo.value,
+            "coefficients": self.gains_combo.value,
             "dark": self.dark_combo.value,
             "flat": self.flat_combo.value,
-            "sigma": residual,
-            "smooth_sigma": self.sigma.value(),
+            **options.kwargs(),
         }
-        layer = add_result(self.viewer, corrected, name="corrected", params=params)
-        self.status.setText(f"corrected {self.image_combo.value.name} (lazy)")
-        return layer
+        report_status(self.status, f"correcting {source.name}…")
+        return run_step(
+            correct_image,
+            images,
+            gains,
+            desc="Detector response correction",
+            on_returned=partial(self._on_corrected, source, params),
+            cancel_button=self.correct_cancel,
+            button=self.correct_button,
+            status=self.status,
+            dark=layer_data(self.dark_combo.value),
+            flat=layer_data(self.flat_combo.value),
+            **options.kwargs(),
+        )
+
+    def _on_corrected(self, source, params: dict, corrected) -> None:
+        name = "corrected"
+        if name in self.viewer.layers:
+            old = self.viewer.layers[name]
+            if old.multiscale != isinstance(corrected, list):
+                self.viewer.layers.remove(old)
+        add_result(
+            self.viewer, corrected, name=name, step="response.correct_image", source=source,
+            params=params,
+        )  # fmt: skip
+        report_status(
+            self.status, f"corrected {source.name} (computed plane by plane as you browse)"
+        )
 
     def _path(self, save: bool) -> Path | None:
         text = self.path_edit.text().strip()
@@ -266,23 +286,26 @@ class ResponseWidget(QWidget):
             if not text:
                 return None
             self.path_edit.setText(text)
-        return Path(text)
+        return Path(text).expanduser().absolute()
 
     def save_gains(self):
-        """Save the gain map to the path in the file box (asked for when empty)."""
-        if self.gains is None:
-            return None
-        path = self._path(save=True)
+        """Save the chosen gain map to the path in the file box (asked for when empty)."""
+        layer = self.gains_combo.value
+        path = None if layer is None else self._path(save=True)
         if path is None:
             return None
-        try:
-            meta = self.viewer.layers["gains"].metadata.get("detcal", {})
-            saved = save_array(self.gains, path, overwrite=True, attrs=meta.get("params"))
-        except (ValueError, TypeError, OSError) as exc:
-            self._error(exc)
-            return None
-        self.status.setText(f"gains saved to {saved}")
-        return saved
+        record = layer.metadata.get("detcal")
+        return run_step(
+            save_array,
+            layer_data(layer),
+            path,
+            desc="Save gains",
+            on_returned=lambda saved: report_status(self.status, f"gains saved to {saved}"),
+            button=self.save_button,
+            status=self.status,
+            overwrite=True,
+            attrs=record,
+        )
 
     def load_gains(self):
         """Load a gain map from the path in the file box (asked for when empty)."""
@@ -291,13 +314,33 @@ class ResponseWidget(QWidget):
             return None
         try:
             gains = open_array(path)
-            if gains.ndim == 3 and gains.shape[0] == 1:
-                gains = gains[0]
-            if gains.ndim != 2:
+            if gains.ndim not in (2, 3) or (gains.ndim == 3 and gains.shape[0] != 1):
                 raise ValueError(f"gains: expected a (row, col) map, got shape {gains.shape}")
-            self._set_gains(gains.compute(), {"file": str(path)})
         except (ValueError, TypeError, KeyError, OSError) as exc:
-            self._error(exc)
+            report_error(self.status, exc, action="Load gains")
             return None
-        self.status.setText(f"gains loaded from {path}")
-        return self.gains
+        return run_step(
+            mean_plane,
+            gains,
+            "gains",
+            desc="Load gains",
+            on_returned=partial(self._on_loaded, path),
+            button=self.load_button,
+            status=self.status,
+        )
+
+    def _on_loaded(self, path: Path, gains: np.ndarray) -> None:
+        layer = add_result(
+            self.viewer, gains.astype(np.float32), name="gains", step="io.open_array",
+            source=str(path), params={"path": path},
+        )  # fmt: skip
+        layer.metadata["source"] = {"path": str(path)}
+        self.gains_combo.value = layer
+        report_status(self.status, f"gains loaded from {path}")
+
+
+def _row(*buttons: QPushButton) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for button in buttons:
+        row.addWidget(button)
+    return row

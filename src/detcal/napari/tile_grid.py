@@ -1,15 +1,18 @@
-"""A clickable picture of a tile grid, numbered in "inverted N" acquisition order.
+"""The flat-field widget's pictures: a clickable tile grid and a plot of the flat's profiles.
 
-Each tile is a toggle button showing its 1-based number (tile 1 top-left, numbers running down
-each column, see :mod:`detcal.flatfield.tiles`); a pressed button marks the tile as empty, so its
-planes are sampled for the flat-field.
+:class:`TileGridPicker`: each tile is a toggle button showing its 1-based number in "inverted N"
+acquisition order (tile 1 top-left, numbers running down each column, see
+:mod:`detcal.flatfield.tiles`); a pressed button marks the tile as empty, so its planes are
+sampled for the flat-field. :class:`ProfilePlot`: the flat's centre row and column as curves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from qtpy.QtCore import Signal
+import numpy as np
+from qtpy.QtCore import QPointF, Signal
+from qtpy.QtGui import QColor, QPainter, QPen, QPolygonF
 from qtpy.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -134,3 +137,49 @@ class TileGridPicker(QWidget):
 
     def _emit(self, *_args) -> None:
         self.selectionChanged.emit(self.selected())
+
+
+class ProfilePlot(QWidget):
+    """A small line plot of the flat's row and column profiles through its centre."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumHeight(110)
+        self.curves: dict[str, np.ndarray] = {}
+
+    def set_profiles(self, flatfield: np.ndarray | None) -> None:
+        """Plot the centre row and centre column of ``flatfield`` (None clears)."""
+        if flatfield is None:
+            self.curves = {}
+        else:
+            rows, cols = flatfield.shape
+            self.curves = {
+                "row": np.asarray(flatfield[rows // 2], dtype=float),
+                "column": np.asarray(flatfield[:, cols // 2], dtype=float),
+            }
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        """Draw the axes box, the curves and their range."""
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        width, height = self.width(), self.height()
+        left, right, top, bottom = 38, 8, 8, 18
+        painter.setPen(QPen(QColor("#888888")))
+        painter.drawRect(left, top, width - left - right, height - top - bottom)
+        if not self.curves:
+            painter.drawText(left + 6, top + 16, "no flat-field yet")
+            return
+        low = min(float(c.min()) for c in self.curves.values())
+        high = max(float(c.max()) for c in self.curves.values())
+        span = max(high - low, 1e-6)
+        painter.drawText(2, top + 10, f"{high:.2f}")
+        painter.drawText(2, height - bottom, f"{low:.2f}")
+        colours = {"row": QColor("#ff7f0e"), "column": QColor("#1f77b4")}
+        for i, (name, curve) in enumerate(self.curves.items()):
+            xs = np.linspace(left, width - right, len(curve))
+            ys = top + (high - curve) / span * (height - top - bottom)
+            polygon = QPolygonF([QPointF(float(x), float(y)) for x, y in zip(xs, ys, strict=True)])
+            painter.setPen(QPen(colours[name], 1.5))
+            painter.drawPolyline(polygon)
+            painter.drawText(left + 6 + 90 * i, height - 4, f"centre {name}")

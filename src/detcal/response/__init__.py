@@ -5,10 +5,19 @@ removed, each plane of a beam sweep is Gaussian-smoothed to estimate what a perf
 would have read; pixel by pixel, the gain is the least-squares slope through the origin of the
 smoothed counts against the measured ones. :func:`fit_response` streams the sweep once
 (:mod:`detcal.response.fit`); :func:`correct_image` applies the gains, lazily on dask input
-(:mod:`detcal.response.correct`).
+(:mod:`detcal.response.correct`). Their options, from which the CLI flags and the widget
+controls are generated, are in :mod:`detcal.response.options`.
 """
 
 from detcal.response.correct import correct_image
-from detcal.response.fit import DEFAULT_CUTOFF, FitQuality, fit_response
+from detcal.response.fit import FitQuality, fit_response
+from detcal.response.options import DEFAULT_CUTOFF, CorrectOptions, FitOptions
 
-__all__ = ["DEFAULT_CUTOFF", "FitQuality", "correct_image", "fit_response"]
+__all__ = [
+    "DEFAULT_CUTOFF",
+    "CorrectOptions",
+    "FitOptions",
+    "FitQuality",
+    "correct_image",
+    "fit_response",
+]

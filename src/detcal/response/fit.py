@@ -29,10 +29,9 @@ import numpy as np
 
 from detcal import _validate
 from detcal.filters.gaussian import gaussian_smooth
+from detcal.filters.planes import calibration_plane
 from detcal.progress import dask_progress
-
-DEFAULT_CUTOFF = 300.0
-"""detectorcal's default cutoff on the smoothed, dark-corrected counts."""
+from detcal.response.options import DEFAULT_CUTOFF
 
 _BATCH_BYTES = 32 * 2**20  # float32 bytes of sweep planes processed together
 _WORKERS = min(2, os.cpu_count() or 1)  # threads for the per-pixel sums of numpy input
@@ -90,14 +89,15 @@ def fit_response(
         array is reduced block by block (blocks of whole planes) and never loaded whole; the
         gains are computed in that single pass with the current dask scheduler.
     dark : array-like or float, optional
-        (row, col) dark image, or one dark level, subtracted from every plane.
+        (row, col) dark image, or one dark level, subtracted from every plane; a
+        (plane, row, col) stack of darks is averaged first (streaming).
     sigma : float, default 50.0
         Standard deviation in pixels of the Gaussian that estimates the true intensity (it
         must remove the pixel-to-pixel variation); smoothing is that of
         ``scipy.ndimage.gaussian_filter(mode="nearest", truncate=4)``.
     cutoff : float, optional
         Planes where the smoothed, dark-corrected value is at or below this are left out of a
-        pixel's fit (outside the linear range). Default: detectorcal's 300 counts.
+        pixel's fit (outside the linear range), >= 0. Default: detectorcal's 300 counts.
     return_quality : bool, default False
         Also return a :class:`FitQuality` (residual r.m.s., R^2, points used, undefined count)
         from the same pass.
@@ -111,6 +111,7 @@ def fit_response(
         (row, col) float32. NaN where the gain is undefined: no plane above the cutoff, a pixel
         reading zero throughout, or readings that do not change (relative variance below 1e-6:
         a stuck pixel); their count is warned about and given in ``FitQuality.n_undefined``.
+        When no pixel has a gain the fit is an error (ValueError), not an all-NaN map.
     quality : FitQuality
         Only with ``return_quality=True``.
 
@@ -118,8 +119,9 @@ def fit_response(
     ------
     ValueError
         Bad shapes (not 3-D, fewer than 2 planes, ``dark`` not (row, col)), non-positive
-        ``sigma``, a non-finite ``cutoff`` or ``dark``, or NaN/inf in ``volume`` (found while
-        streaming; nothing is returned).
+        ``sigma``, a negative or non-finite ``cutoff``, a non-finite ``dark``, NaN/inf in
+        ``volume`` (found while streaming; nothing is returned), or no pixel with a defined
+        gain (no plane above the cutoff once the dark is removed, or constant readings).
     TypeError
         If ``volume`` or ``dark`` is not of a real numeric dtype.
 
@@ -144,11 +146,13 @@ def fit_response(
     """
     _check_volume(volume)
     nz, rows, cols = volume.shape
-    dark = _validate.plane(dark, "dark", (rows, cols), allow_scalar=True)
+    sigma = _validate.positive(sigma, "sigma")
+    cutoff = DEFAULT_CUTOFF if cutoff is None else _validate.number(cutoff, "cutoff", minimum=0)
+    dark = calibration_plane(
+        dark, "dark", (rows, cols), allow_scalar=True, against="the sweep", progress=progress
+    )
     if dark is not None:
         dark = dark.astype(np.float32)
-    sigma = _validate.positive(sigma, "sigma")
-    cutoff = DEFAULT_CUTOFF if cutoff is None else _validate.finite(cutoff, "cutoff")
     batch = max(1, _BATCH_BYTES // (4 * rows * cols))
     if isinstance(volume, da.Array):
         sums = _dask_sums(volume, dark, sigma, cutoff, batch, progress)
@@ -158,6 +162,11 @@ def fit_response(
     if bad:
         raise ValueError(f"volume: contains {bad} NaN or infinite values; expected finite data")
     gains, quality = _solve(sums)
+    if quality.n_undefined == rows * cols:
+        raise ValueError(
+            f"volume: no pixel has a defined gain (no plane above the cutoff {cutoff:g} once "
+            "the dark is removed, or constant readings); check the dark and the cutoff"
+        )
     if quality.n_undefined:
         warnings.warn(
             f"{quality.n_undefined} of {rows * cols} pixels have an undefined gain (no plane "
