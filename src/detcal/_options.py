@@ -44,6 +44,8 @@ class OptionSpec:
         Allowed values of a ``str`` option.
     step : float, optional
         Increment of the widget's spin box.
+    metavar : str or tuple of str, optional
+        How ``--help`` names the value(s), e.g. ``("LOW", "HIGH")`` for a pair.
     advanced : bool
         Collapsed by default in the widget.
     cli : bool
@@ -60,6 +62,7 @@ class OptionSpec:
     exclusive_minimum: bool = False
     choices: tuple[Any, ...] | None = None
     step: float | None = None
+    metavar: str | tuple[str, ...] | None = None
     advanced: bool = False
     cli: bool = True
     widget: bool = True

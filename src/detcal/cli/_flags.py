@@ -9,7 +9,10 @@ Each help line says the default and, where the spec has them, the units and limi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from detcal._options import OptionSpec, OptionType, option_fields
@@ -76,7 +79,7 @@ def add_option_flags(
         if kind.is_tuple:
             kwargs["type"] = kind.base
             kwargs["nargs"] = kind.length or "+"
-            kwargs["metavar"] = field.name.upper().split("_")[-1]
+            kwargs["metavar"] = spec.metavar or field.name.upper().split("_")[-1]
         elif kind.base is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         else:
@@ -84,7 +87,7 @@ def add_option_flags(
             if spec.choices is not None:
                 kwargs["choices"] = spec.choices
             else:
-                kwargs["metavar"] = field.name.upper().split("_")[-1]
+                kwargs["metavar"] = spec.metavar or field.name.upper().split("_")[-1]
         target.add_argument(flag, **kwargs)
 
 
@@ -134,3 +137,26 @@ def flag_message(message: str) -> str:
     '--smooth-sigma: expected a number > 0, got -2'
     """
     return _NAME.sub(lambda m: flag_of(m.group(1)) + ":", message, count=1)
+
+
+@contextlib.contextmanager
+def errors_as_flags(names: dict[str, str]) -> Iterator[None]:
+    """Say the core's argument names as the command's flags in errors raised in the block.
+
+    Parameters
+    ----------
+    names : dict
+        Core argument name -> how the command line calls it (``{"coefficients": "--gains"}``).
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        name = re.match(r"^([a-z_]+):", str(exc))
+        if name is None or name.group(1) not in names:
+            raise
+        raise type(exc)(names[name.group(1)] + str(exc)[len(name.group(1)) :]) from exc
+
+
+def recorded_path(path: str | Path) -> dict[str, str]:
+    """Return an input file as outputs record it: ``{"path": absolute path}``."""
+    return {"path": str(Path(path).expanduser().resolve())}

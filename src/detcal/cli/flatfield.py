@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from detcal.cli._flags import add_option_flags, options_from_args
-from detcal.cli.response import errors_as_flags, recorded_path
+from detcal.cli._flags import add_option_flags, errors_as_flags, options_from_args, recorded_path
 from detcal.flatfield.options import ApplyOptions, EstimateOptions
 from detcal.progress import text_progress
 

@@ -13,15 +13,12 @@ parameters and the absolute paths of their inputs.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import re
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from detcal.cli._flags import add_option_flags, options_from_args
+from detcal.cli._flags import add_option_flags, errors_as_flags, options_from_args, recorded_path
 from detcal.io import check_output
 from detcal.progress import text_progress
 from detcal.response.options import CorrectOptions, FitOptions
@@ -153,29 +150,6 @@ def _correct(args: argparse.Namespace) -> int:
     )
     print(f"corrected {corrected.shape} {corrected.dtype} -> {args.output}")
     return 0
-
-
-@contextlib.contextmanager
-def errors_as_flags(names: dict[str, str]) -> Iterator[None]:
-    """Say the core's argument names as the command's flags in errors raised in the block.
-
-    Parameters
-    ----------
-    names : dict
-        Core argument name -> how the command line calls it (``{"coefficients": "--gains"}``).
-    """
-    try:
-        yield
-    except (ValueError, TypeError) as exc:
-        name = re.match(r"^([a-z_]+):", str(exc))
-        if name is None or name.group(1) not in names:
-            raise
-        raise type(exc)(names[name.group(1)] + str(exc)[len(name.group(1)) :]) from exc
-
-
-def recorded_path(path: str | Path) -> dict[str, str]:
-    """Return an input file as outputs record it: ``{"path": absolute path}``."""
-    return {"path": str(Path(path).expanduser().resolve())}
 
 
 def _recorded(dark: str | None) -> Any:

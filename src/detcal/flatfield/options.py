@@ -33,15 +33,15 @@ class EstimateOptions:
 
     fov_list: tuple[int, ...] | None = option(
         None, label="Empty tiles", help="1-based numbers of wholly empty tiles, inverted-N order",
-        group="Empty data", minimum=1, widget=False,
+        group="Empty data", minimum=1, widget=False, metavar="TILE",
     )  # fmt: skip
     z_levels: tuple[int, int] | None = option(
         None, label="Z-levels", help="planes below LOW and above HIGH are empty",
-        group="Empty data", minimum=0, widget=False,
+        group="Empty data", minimum=0, widget=False, metavar=("LOW", "HIGH"),
     )  # fmt: skip
     grid_shape: tuple[int, int] | None = option(
         None, label="Tile grid", help="rows and columns of the tile grid; automatic: a square grid",
-        group="Empty data", minimum=1, widget=False,
+        group="Empty data", minimum=1, widget=False, metavar=("ROWS", "COLUMNS"),
     )  # fmt: skip
     dark_level: float = option(
         0.0, label="Dark level", help="dark level removed first when no dark image is given "

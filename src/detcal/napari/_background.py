@@ -214,7 +214,7 @@ def run_step(
         The worker (its ``yielded`` signal carries ``(done, total)``), or None when
         ``button``'s previous run is still working (nothing is started).
     """
-    if button is not None and button.__dict__.get("_detcal_busy"):
+    if is_running(button):
         return None
     run = _StepRun(func, args, kwargs, desc)
     worker = create_worker(
@@ -254,6 +254,28 @@ def run_step(
     if start:
         worker.start()
     return worker
+
+
+def is_running(button: QPushButton | None) -> bool:
+    """Tell whether the run started by ``button`` (see :func:`run_step`) is still working."""
+    return button is not None and bool(button.__dict__.get("_detcal_busy"))
+
+
+def layer_data(layer, *, levels: bool = False) -> Any:
+    """Return a layer's data as numpy or dask, never computed (None for no layer).
+
+    With ``levels``, a multiscale layer gives the list of its levels, else the full
+    resolution; other array types are wrapped lazily with ``dask.array.from_array``.
+    """
+    if layer is None:
+        return None
+    import dask.array as da
+
+    data = list(layer.data) if layer.multiscale else [layer.data]
+    data = [d if isinstance(d, np.ndarray | da.Array) else da.from_array(d) for d in data]
+    if levels and len(data) > 1:
+        return data
+    return data[0]
 
 
 def _disconnect(button: QPushButton, slot: Callable) -> None:

@@ -42,10 +42,9 @@ from detcal.flatfield import (
 )
 from detcal.flatfield import tiles as tile_layout
 from detcal.flatfield.options import EstimateOptions
-from detcal.napari._background import add_result, run_step
+from detcal.napari._background import add_result, is_running, layer_data, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
-from detcal.napari.response_widget import layer_data
 from detcal.napari.tile_grid import ProfilePlot, TileGridPicker
 
 if TYPE_CHECKING:
@@ -205,7 +204,7 @@ class FlatfieldWidget(QWidget):
 
     def _update_buttons(self) -> None:
         has = self.profiles is not None
-        self.apply_button.setEnabled(has and not self.apply_button.__dict__.get("_detcal_busy"))
+        self.apply_button.setEnabled(has and not is_running(self.apply_button))
         self.save_button.setEnabled(has)
 
     # ------------------------------------------------------------------ actions

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import dask.array as da
 import numpy as np
@@ -33,7 +33,7 @@ from qtpy.QtWidgets import (
 
 from detcal.filters.planes import mean_plane
 from detcal.io import open_array, save_array
-from detcal.napari._background import add_result, run_step
+from detcal.napari._background import add_result, is_running, layer_data, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
 from detcal.response import correct_image, fit_response
@@ -44,21 +44,6 @@ if TYPE_CHECKING:
 
 GAIN_FILTER = "Gain maps (*.zarr *.tif *.tiff *.h5 *.hdf5 *.npy)"
 _GAIN_NAMES = ("gain", "coefficient")
-
-
-def layer_data(layer, *, levels: bool = False) -> Any:
-    """Return a layer's data as numpy or dask, never computed (None for no layer).
-
-    With ``levels``, a multiscale layer gives the list of its levels, else the full
-    resolution; other array types are wrapped lazily with ``dask.array.from_array``.
-    """
-    if layer is None:
-        return None
-    data = list(layer.data) if layer.multiscale else [layer.data]
-    data = [d if isinstance(d, np.ndarray | da.Array) else da.from_array(d) for d in data]
-    if levels and len(data) > 1:
-        return data
-    return data[0]
 
 
 def _image_combo(label: str, *, nullable: bool = False):
@@ -169,7 +154,7 @@ class ResponseWidget(QWidget):
     def _update_buttons(self, *_args) -> None:
         has = self.gains_combo.value is not None
         self.save_button.setEnabled(has)
-        if not self.correct_button.__dict__.get("_detcal_busy"):
+        if not is_running(self.correct_button):
             self.correct_button.setEnabled(has)
 
     # ------------------------------------------------------------------ actions
