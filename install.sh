@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install napari-detcal and everything it needs into ./.venv (idempotent).
-#   bash install.sh          the library, the napari plugin (PyQt6) and BaSiCPy
+#   bash install.sh          the library, the napari plugin (PyQt6), BaSiCPy and dask.distributed
 #   bash install.sh --test   the same plus the test tools, Xvfb (system packages, as root), the
 #                            peer tools the parity tests compare against, and fabio (EDF); where
 #                            this project sits beside a ../shared/peers folder holding TomoPy's
@@ -9,7 +9,7 @@
 #   bash install.sh --bench  the library plus the peer tools the benchmarks compare against
 set -euo pipefail
 cd "$(dirname "$0")"
-extras="napari,basic"
+extras="napari,basic,cluster"
 want_xvfb=0
 for arg in "$@"; do
   case "$arg" in
