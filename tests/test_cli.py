@@ -100,12 +100,36 @@ def test_info_help_and_info_start_without_heavy_imports(real_data):
     assert "h5py" in loaded and not {"dask.array", "zarr", "scipy", "napari"} & loaded
 
 
+# command modules whose import still loads their science (owned by other work in progress)
+_HEAVY_YET = {
+    "distortion": "detcal.distortion.options imports peaks and resample (scipy, skimage) for "
+    "two tuples of names",
+    "response": "cli/response.py imports the response science at import time",
+    "flatfield": "cli/flatfield.py imports the flat-field science at import time",
+    "apply": "cli/apply.py imports detcal.progress (dask) at import time",
+}
+
+
+def _command(name: str):
+    reason = _HEAVY_YET.get(name)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [_command(n) for n in ("tomo", "diffraction", "distortion", "info", "convert", "demo",
+                           "response", "flatfield", "apply")],
+)  # fmt: skip
+def test_command_help_starts_without_heavy_imports(command):
+    loaded = _imported_after(f"main([{command!r}, '--help'])")
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+
+
+@pytest.mark.xfail(strict=True, reason="; ".join(_HEAVY_YET.values()))
 def test_top_level_help_starts_without_heavy_imports():
     loaded = _imported_after("main(['--help'])")
-    heavy = sorted(HEAVY & loaded)
-    if heavy:  # the command modules of other steps still import their science at import time
-        pytest.xfail(f"detcal --help imports {heavy} through other steps' command modules")
-    assert not heavy
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
 
 
 # ---------------------------------------------------------------- errors: one line, exit 2

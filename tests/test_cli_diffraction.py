@@ -40,7 +40,13 @@ def test_align(files, capsys):
     np.testing.assert_allclose(found, -series.shifts, atol=0.1)
     aligned = open_array(out).compute()
     assert aligned.shape == series.images.shape and aligned.dtype == np.float32
-    np.testing.assert_allclose(read_metadata(out)["detcal"]["shifts"], found, atol=1e-3)
+    record = read_metadata(out)["detcal"]
+    np.testing.assert_allclose(record["shifts"], found, atol=1e-3)
+    # what made it, as the widgets record it: absolute paths, the calibration file as a path
+    assert record["step"] == "diffraction.align"
+    assert record["source"] == str((folder / "series.zarr").resolve())
+    assert record["params"] == {"mask": {"path": str((folder / "mask.tif").resolve())},
+                                "reference": 0, "fill_value": 0.0}  # fmt: skip
     assert "aligned 4 planes" in capsys.readouterr().out
     # existing outputs are refused, untouched
     before = shifts.read_text()
@@ -48,11 +54,12 @@ def test_align(files, capsys):
     assert "exists" in capsys.readouterr().err and shifts.read_text() == before
 
 
-def test_average(files):
+def test_average(files, capsys):
     folder, series, _ = files
     argv = ["diffraction", "average", str(folder / "series.zarr"),
-            "-o", str(folder / "mean.tif"), "--sem", str(folder / "sem.npy")]  # fmt: skip
+            "-o", str(folder / "mean.tif"), "--sem", str(folder / "sem.npy"), "-q"]  # fmt: skip
     assert main(argv) == 0
+    assert capsys.readouterr().err == ""  # -q: no progress
     mean, sem = mean_and_sem(series.images)
     np.testing.assert_allclose(open_array(folder / "mean.tif").compute(), mean, rtol=1e-12)
     np.testing.assert_allclose(np.load(folder / "sem.npy"), sem, rtol=1e-12)
@@ -124,6 +131,10 @@ def test_azimuthal_with_shapes_mask(files, tmp_path):
          "mask: hides every pixel"),
         (["azimuthal", "{folder}/powder.npy", "--bin-width", "0", "-o", "{tmp}/p.csv"],
          "--bin-width: expected a number > 0"),
+        (["average", "{folder}/series.zarr", "-o", "{tmp}/m.tif", "--sem", "{tmp}/no/s.tif"],
+         "--sem: folder"),
+        (["average", "{folder}/series.zarr", "-o", "{tmp}/m.xyz"], "--output: cannot save"),
+        (["azimuthal", "{folder}/powder.npy", "-o", "{tmp}/no/p.csv"], "--output: folder"),
     ],
 )  # fmt: skip
 def test_errors_write_nothing(files, tmp_path, capsys, argv, message):

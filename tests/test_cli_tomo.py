@@ -76,6 +76,20 @@ def test_recon_prints_and_records_the_centre_used(tmp_path, scan, scan_file, cap
     truth, mask = scan.phantom[1:3], scan.object_mask[1:3]
     err = np.sqrt(np.mean((rec[mask] - truth[mask]) ** 2) / np.mean(truth[mask] ** 2))
     assert err < 0.2
+    # OME-NGFF axes: a volume in space; no pixel size given, so no unit is claimed
+    axes = read_metadata(out)["axes"]
+    assert [(a["name"], a["type"], a["scale"]) for a in axes] == [
+        ("z", "space", 1.0), ("y", "space", 1.0), ("x", "space", 1.0)
+    ] and not any("unit" in a for a in axes)  # fmt: skip
+
+
+def test_recon_carries_the_pixel_size_into_the_axes(tmp_path, scan, scan_file):
+    out = tmp_path / "rec.zarr"
+    assert main(["tomo", "recon", str(scan_file), "-o", str(out), "--center", f"{scan.center}",
+                 "--pixel-size", "6.5e-5", "--rows", "0", "1", "-q"]) == 0  # fmt: skip
+    axes = read_metadata(out)["axes"]
+    assert [a["name"] for a in axes] == ["z", "y", "x"]
+    assert all(a["unit"] == "centimeter" and a["scale"] == 6.5e-5 for a in axes)
 
 
 def test_recon_uint8_crop_and_options_file(tmp_path, scan, scan_file):
@@ -110,6 +124,10 @@ def test_sweep_writes_the_centres_into_the_output(tmp_path, scan, scan_file, cap
     assert stack.shape == (5, 96, 96)
     expected = [c0 + i for i in range(5)]
     assert read_metadata(out)["detcal"]["centers"] == expected
+    axes = read_metadata(out)["axes"]
+    assert [(a["name"], a["type"]) for a in axes] == [
+        ("center", "center"), ("y", "space"), ("x", "space")
+    ]  # fmt: skip
     assert json.loads(sidecar_path(out).read_text())["run"]["centers"] == expected
     assert "5 x 96 x 96 float32" in capsys.readouterr().out
 
@@ -163,6 +181,17 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, scan_file, capsys, extra
     assert main(["tomo", "recon", str(scan_file), "-o", str(out), "-q", *extra]) == 2
     assert words in capsys.readouterr().err
     assert not out.exists() and not sidecar_path(out).exists()
+
+
+@pytest.mark.parametrize("action", ["recon", "sweep"])
+def test_a_bad_output_is_named_by_its_flag(tmp_path, scan_file, capsys, action):
+    extra = ["--centers", "40", "41", "1"] if action == "sweep" else []
+    out = tmp_path / "missing" / "rec.zarr"
+    assert main(["tomo", action, str(scan_file), "-o", str(out), "-q", *extra]) == 2
+    assert capsys.readouterr().err.startswith("detcal: error: --output: folder ")
+    assert main(["tomo", action, str(scan_file), "-o", str(tmp_path / "r.xyz"), *extra]) == 2
+    assert "--output: cannot save" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_unknown_names_are_refused(tmp_path, scan_file):

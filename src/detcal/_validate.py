@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Sequence
 from typing import Any
 
-import dask.array as da
 import numpy as np
 
 
 def is_dask(array: Any) -> bool:
-    """Tell whether ``array`` is a dask array."""
-    return isinstance(array, da.Array)
+    """Tell whether ``array`` is a dask array (without importing dask: none exists before)."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(array, dask_array.Array)
 
 
 def real_dtype(array: Any, name: str, *, kinds: str = "uif") -> None:

@@ -38,10 +38,19 @@ def _dock(viewer):
     return widget
 
 
-def _wait(qtbot, widget, worker):
-    """Wait for a run to end: the status no longer says "...ing..." (result, error or cancel)."""
+@pytest.fixture(autouse=True)
+def _steps_end(make_napari_viewer, qtbot):
+    """Let every background step end before the viewer closes."""
+    from detcal.napari import _background
+
+    yield
+    qtbot.waitUntil(lambda: not _background._RUNNING, timeout=60000)
+
+
+def _wait(qtbot, button, worker):
+    """Wait for the run ``worker`` of ``button`` to end (result, error or cancel)."""
     assert worker is not None
-    qtbot.waitUntil(lambda: not widget.status.text().endswith("..."), timeout=60000)
+    qtbot.waitUntil(lambda: not button.__dict__.get("_detcal_busy"), timeout=60000)
 
 
 def _block_layer(viewer, widget, series):
@@ -65,16 +74,26 @@ def test_align_average_centre_profile(make_napari_viewer, qtbot, series, tmp_pat
     assert block.data
 
     # Align: a lazy/eager aligned layer, the shifts plotted, the truth recovered
-    _wait(qtbot, widget, widget.align())
+    worker = widget.align()
+    assert not widget.align_button.isEnabled()  # one run per button
+    assert widget.align() is None  # a second click meanwhile starts nothing
+    _wait(qtbot, widget.align_button, worker)
     assert "aligned" in viewer.layers, widget.status.text()
-    shifts = np.array(viewer.layers["aligned"].metadata["detcal"]["params"]["shifts"])
+    aligned = viewer.layers["aligned"]
+    shifts = np.array(aligned.metadata["shifts"])
     np.testing.assert_allclose(shifts, -series.shifts, atol=0.15)
+    # what made it, for recipes: the public step, its parameters, the input layer
+    assert aligned.metadata["detcal"] == {
+        "step": "diffraction.align", "source": "series",
+        "params": {"mask": {"layer": "beam block"}, "reference": 0, "fill_value": 0.0},
+    }  # fmt: skip
     assert len(widget.shift_axes.lines) == 2
     np.testing.assert_allclose(widget.shift_axes.lines[0].get_ydata(), shifts[:, 0])
 
     # Average the aligned series
     widget.image_combo.value = viewer.layers["aligned"]
-    _wait(qtbot, widget, widget.average())
+    _wait(qtbot, widget.average_button, widget.average())
+    assert viewer.layers["mean"].metadata["detcal"]["source"] == "aligned"
     mean, sem = mean_and_sem(np.asarray(viewer.layers["aligned"].data))
     np.testing.assert_allclose(viewer.layers["mean"].data, mean, rtol=1e-5)
     np.testing.assert_allclose(viewer.layers["sem"].data, sem, rtol=1e-5)
@@ -82,7 +101,7 @@ def test_align_average_centre_profile(make_napari_viewer, qtbot, series, tmp_pat
     # Find the centre of the plane shown (plane 0, the reference)
     widget.image_combo.value = viewer.layers["series"]
     viewer.dims.set_current_step(0, 0)
-    _wait(qtbot, widget, widget.find_centre())
+    _wait(qtbot, widget.center_button, widget.find_centre())
     centre = viewer.layers["centre"].data[-1]
     assert np.hypot(*(centre - series.centers[0])) <= 0.5, widget.status.text()
     rings = viewer.layers["rings"]
@@ -91,13 +110,14 @@ def test_align_average_centre_profile(make_napari_viewer, qtbot, series, tmp_pat
     assert min(np.abs(r - series.ring_radii).min() for r in radii) < 1.0
 
     # Azimuthal average about the point, saved as CSV
-    _wait(qtbot, widget, widget.azimuthal())
+    _wait(qtbot, widget.azimuthal_button, widget.azimuthal())
     radius, intensity = widget.profile
     _, expected = azimuthal_average(series.images[0], tuple(centre), mask=None)
     assert radius.size == expected.size
     assert widget.profile_axes.lines and widget.save_button.isEnabled()
-    saved = widget.save_csv(tmp_path / "profile.csv")
-    assert saved.read_text().startswith("radius_px,intensity\n")
+    _wait(qtbot, widget.save_button, widget.save_csv(tmp_path / "profile.csv"))
+    assert widget.status.text() == f"saved {tmp_path / 'profile.csv'}"
+    assert (tmp_path / "profile.csv").read_text().startswith("radius_px,intensity\n")
 
     # dragging the point recomputes the curve (debounced, in the background)
     before = widget.profile
@@ -117,11 +137,12 @@ def test_errors_and_cancel(make_napari_viewer, qtbot, series):
     widget = _dock(viewer)
     widget.image_combo.value = viewer.layers["one plane"]
     # a single plane cannot be aligned: the error is shown, nothing added
-    _wait(qtbot, widget, widget.align())
+    _wait(qtbot, widget.align_button, widget.align())
     assert "at least 2 planes" in widget.status.text() and "aligned" not in viewer.layers
+    assert widget.status.property("detcal_state") == "error"
     # an empty beam-block layer is refused, naming it
     widget.new_beam_block()
-    _wait(qtbot, widget, widget.find_centre())
+    _wait(qtbot, widget.center_button, widget.find_centre())
     assert "Shapes layer is empty" in widget.status.text() and "centre" not in viewer.layers
     # the azimuthal average needs a centre
     assert widget.azimuthal() is None and "find the centre first" in widget.status.text()
@@ -138,8 +159,11 @@ def test_errors_and_cancel(make_napari_viewer, qtbot, series):
     widget.image_combo.value = viewer.layers["slow"]
     widget.shapes_combo.value = None
     worker = widget.average()
+    aborted = []
+    worker.aborted.connect(lambda: aborted.append(True))
     qtbot.waitUntil(lambda: widget.cancel_button.isEnabled(), timeout=10000)
     widget.cancel_button.click()
-    _wait(qtbot, widget, worker)
-    qtbot.waitUntil(lambda: widget.average_button.isEnabled(), timeout=30000)
-    assert "mean" not in viewer.layers and widget.status.text() == "cancelled"
+    assert widget.status.text() == "Average: cancelling…"  # honest until the step has stopped
+    _wait(qtbot, widget.average_button, worker)
+    assert aborted and widget.average_button.isEnabled()
+    assert "mean" not in viewer.layers and widget.status.text() == "Average: cancelled"

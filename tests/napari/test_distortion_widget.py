@@ -79,6 +79,15 @@ def test_find_edit_fit_correct_save(make_napari_viewer, qtbot, sample, tmp_path)
     assert isinstance(corrected.data, da.Array)  # lazy
     plane = np.asarray(corrected.data[1])
     assert np.allclose(plane, expected.correct(sample.image * 2, preserve="counts"), rtol=1e-5)
+    # the map is not in a file yet: the record says so, the status says how to fix it
+    assert corrected.metadata["detcal"] == {
+        "step": "distortion.correct", "source": "data",
+        "params": {"map": None, "preserve": "counts"},
+    }  # fmt: skip
+    assert "save the map" in widget.status.text()
+    fitted = viewer.layers["distortion dy"].metadata["detcal"]
+    assert fitted["step"] == "distortion.calibrate_distortion"
+    assert fitted["source"] == "hole grid" and fitted["params"]["pitch"] == 0.5
 
     path = tmp_path / "distortion.h5"
     widget.path_edit.setText(str(path))
@@ -86,6 +95,27 @@ def test_find_edit_fit_correct_save(make_napari_viewer, qtbot, sample, tmp_path)
     assert "saved" in widget.status.text()
     loaded = DistortionMap.load(path)
     assert np.abs(loaded.displacement - expected.displacement)[:, ~expected.mask].max() < 2e-3
+    # correcting with the saved map records its file, for recipes
+    _click_and_wait(qtbot, widget.correct_button)
+    params = viewer.layers["distortion corrected"].metadata["detcal"]["params"]
+    assert params["map"] == {"path": str(path)}
+
+
+def test_load_a_map_and_correct(make_napari_viewer, qtbot, sample, tmp_path):
+    path = calibrate_distortion(sample.image, pitch=0.5).save(tmp_path / "map.h5")
+    viewer = make_napari_viewer()
+    viewer.add_image(sample.image, name="image")
+    widget = _dock(viewer)
+    assert not widget.correct_button.isEnabled()
+    widget.path_edit.setText(str(path))
+    _click_and_wait(qtbot, widget.load_button)
+    assert widget.correct_button.isEnabled(), widget.status.text()
+    widget.image_combo.value = viewer.layers["image"]
+    _click_and_wait(qtbot, widget.correct_button)
+    corrected = viewer.layers["distortion corrected"]
+    expected = DistortionMap.load(path).correct(sample.image)
+    assert np.allclose(np.asarray(corrected.data), expected, rtol=1e-5)
+    assert corrected.metadata["detcal"]["params"]["map"] == {"path": str(path)}
 
 
 def test_errors_are_shown(make_napari_viewer, qtbot):

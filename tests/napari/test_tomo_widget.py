@@ -161,7 +161,13 @@ def test_volume_lazy_and_to_zarr(opened, scan, qtbot, tmp_path):
     saved = open_array(out).compute()
     np.testing.assert_allclose(saved, layer.data.compute(), rtol=1e-5, atol=1e-6)
     assert sidecar_path(out).exists()
-    assert viewer.layers["rec.zarr"].metadata["detcal"]["params"]["path"] == str(out)
+    # both reconstructions record the replayable run: its options with the centre used
+    saved_layer = viewer.layers["rec.zarr"]
+    assert saved_layer.metadata["source"] == {"path": str(out)}
+    for record in (layer.metadata["detcal"], saved_layer.metadata["detcal"]):
+        assert record["step"] == "tomo.reconstruct" and record["source"] == "projections"
+        assert record["params"]["center"] == pytest.approx(scan.center)
+        assert "path" not in record["params"]
     viewer.window._qt_window.resize(1500, 950)
     viewer.reset_view()
     assert viewer.screenshot(canvas_only=False).shape[0] > 200
@@ -265,3 +271,55 @@ def test_row_preview_of_a_large_scan_never_stalls_the_viewer(make_napari_viewer,
     assert gaps.size > 5
     assert gaps.max() < 0.15, f"GUI thread stalled {gaps.max() * 1000:.0f} ms"
     assert viewer.layers["sinogram"].data.shape == (n_angles, n_cols)
+
+
+def test_saved_volumes_and_sweeps_open_with_their_axes(make_napari_viewer, scan, tmp_path):
+    from detcal.tomo.run import reconstruct_dataset, sweep_dataset
+
+    path = write_dxchange(tmp_path / "scan.h5", scan.projections, scan.flats, scan.darks,
+                          scan.theta)  # fmt: skip
+    volume = reconstruct_dataset(path, tmp_path / "rec.zarr", center=scan.center,
+                                 pixel_size=6.5e-5, rows=(0, 2))  # fmt: skip
+    sweep = sweep_dataset(path, tmp_path / "sweep.h5", centers=[47.0, 48.0], row=1)
+    viewer = make_napari_viewer()
+    (rec,) = viewer.open(str(volume), plugin="napari-detcal")
+    assert rec.axis_labels == ("z", "y", "x")
+    np.testing.assert_allclose(rec.scale, [6.5e-5] * 3)
+    (stack,) = viewer.open(str(sweep), plugin="napari-detcal")
+    assert stack.axis_labels == ("center", "y", "x") and tuple(stack.scale) == (1, 1, 1)
+    (proj, _, _) = viewer.open(str(path), plugin="napari-detcal")
+    assert proj.axis_labels == ("angle", "row", "column")  # DXchange names none: the default
+
+
+def test_cancel_stops_the_reading_of_a_row(make_napari_viewer, scan, qtbot):
+    """Cancel during Reconstruct slice stops the read itself, not only the steps after it."""
+    import threading
+
+    from detcal.napari import _background
+
+    read, lock = [], threading.Lock()
+
+    def slow(block):
+        time.sleep(0.03)
+        with lock:
+            read.append(1)
+        return block
+
+    projections = da.from_array(scan.projections, chunks=(1, 4, 96)).map_blocks(slow)
+    viewer = make_napari_viewer()
+    viewer.add_image(projections, name="slow projections", metadata={"theta": scan.theta})
+    viewer.add_image(scan.flats, name="slow flats")
+    viewer.add_image(scan.darks, name="slow darks")
+    widget = _dock(viewer)
+    widget.follow_cursor.value = False
+    widget.use_layers_button.click()
+    qtbot.waitUntil(lambda: _sinogram_row(viewer) == 2, timeout=60000)  # the first preview
+    qtbot.waitUntil(lambda: not _background._RUNNING, timeout=60000)
+    read.clear()
+    widget.form.controls["center"].value = f"{scan.center:.2f}"
+    widget.slice_button.click()
+    qtbot.waitUntil(lambda: len(read) >= 5, timeout=30000)
+    widget.cancel_button.click()
+    qtbot.waitUntil(lambda: widget.status.text().endswith("cancelled"), timeout=60000)
+    assert len(read) < scan.projections.shape[0] // 2, len(read)
+    assert "slice" not in viewer.layers and widget.slice_button.isEnabled()

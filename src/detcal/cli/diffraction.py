@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from detcal.cli._flags import add_option_flags, options_from_args
+from detcal.cli._flags import add_option_flags, options_from_args, recorded_path
+from detcal.cli._terminal import add_common_flags, terminal_progress
 from detcal.diffraction.options import AlignOptions, AzimuthalOptions, CenterOptions, MaskOptions
 from detcal.io import atomic_output, check_output
-from detcal.progress import text_progress
 
 
 def _inputs(parser: argparse.ArgumentParser, what: str) -> None:
@@ -34,6 +34,7 @@ def _inputs(parser: argparse.ArgumentParser, what: str) -> None:
         "Shapes CSV export or a JSON list of shapes",
     )  # fmt: skip
     add_option_flags(parser, MaskOptions)
+    add_common_flags(parser)
 
 
 def register(subparsers) -> None:
@@ -67,6 +68,7 @@ def register(subparsers) -> None:
     average.add_argument("-o", "--output", type=Path, required=True, help="mean image to write")
     average.add_argument("--sem", type=Path, help="also write the standard error of the mean")
     average.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_common_flags(average)
     average.set_defaults(func=_average)
 
     center = commands.add_parser(
@@ -90,13 +92,13 @@ def register(subparsers) -> None:
     azimuthal.set_defaults(func=_azimuthal)
 
 
-def _check_outputs(args: argparse.Namespace, *extra: Path | None) -> None:
-    paths = [p for p in (getattr(args, "output", None), *extra) if p is not None]
-    for path in paths:
-        check_output(path, overwrite=args.overwrite, array=path.suffix.lower() != ".csv")
-        if path.suffix.lower() == ".csv" and not path.parent.is_dir():
-            raise FileNotFoundError(f"folder {str(path.parent)!r} does not exist")
-    if len({p.resolve() for p in paths}) != len(paths):
+def _check_outputs(args: argparse.Namespace, **extra: Path | None) -> None:
+    """Check ``--output`` and the other outputs (flag name -> path) before any work."""
+    named = {"--output": args.output, **extra}
+    paths = {flag: path for flag, path in named.items() if path is not None}
+    for flag, path in paths.items():
+        check_output(path, overwrite=args.overwrite, array=path.suffix.lower() != ".csv", name=flag)
+    if len({p.resolve() for p in paths.values()}) != len(paths):
         raise ValueError("--output: every output must be a different file")
 
 
@@ -117,10 +119,15 @@ def _open(args: argparse.Namespace, *, series: bool):
 
 
 def _pattern(data) -> np.ndarray:
-    """Return the (row, col) pattern: the input, or the mean of its planes."""
-    if data.ndim == 3:
-        data = data.astype(np.float64).mean(axis=0)
-    return np.asarray(data.compute())
+    """Return the (row, col) pattern: the input, or the mean of its planes (one pass)."""
+    from detcal.progress import compute_with_progress
+
+    if data.ndim == 2:
+        return np.asarray(data.compute())
+    (mean,) = compute_with_progress(
+        data.astype(np.float64).mean(axis=0), progress=terminal_progress("average")
+    )
+    return np.asarray(mean)
 
 
 def _mask(args: argparse.Namespace, shape) -> np.ndarray | None:
@@ -147,7 +154,7 @@ def _align(args: argparse.Namespace) -> int:
 
     options = options_from_args(AlignOptions, args)
     _csv_path(args.shifts, "--shifts")
-    _check_outputs(args, args.shifts)
+    _check_outputs(args, **{"--shifts": args.shifts})
     series = _open(args, series=True)
     if options.reference >= series.shape[0]:
         raise ValueError(
@@ -157,17 +164,20 @@ def _align(args: argparse.Namespace) -> int:
     reference = np.asarray(series[options.reference].compute())
     aligned, shifts = align(
         series, reference=reference, mask=mask, fill_value=options.fill_value,
-        progress=text_progress("register"),
+        progress=terminal_progress("register"),
     )  # fmt: skip
-    params = {
+    record = {
         "step": "diffraction.align",
-        "input": str(args.input),
-        "mask": None if args.mask is None else str(args.mask),
-        "reference": options.reference,
+        "params": {
+            "mask": None if args.mask is None else recorded_path(args.mask),
+            "reference": options.reference,
+            "fill_value": options.fill_value,
+        },
+        "source": recorded_path(args.input)["path"],
         "shifts": shifts.tolist(),
     }
-    save_array(aligned, args.output, overwrite=args.overwrite, attrs=params,
-               progress=text_progress("write"))  # fmt: skip
+    save_array(aligned, args.output, overwrite=args.overwrite, attrs=record,
+               progress=terminal_progress("write"))  # fmt: skip
     if args.shifts is not None:
         _write_csv(args.shifts, ("plane", "drow", "dcol"),
                    ((k, f"{r:.4f}", f"{c:.4f}") for k, (r, c) in enumerate(shifts)))  # fmt: skip
@@ -180,14 +190,18 @@ def _average(args: argparse.Namespace) -> int:
     from detcal.diffraction import mean_and_sem
     from detcal.io import save_array
 
-    _check_outputs(args, args.sem)
+    _check_outputs(args, **{"--sem": args.sem})
     series = _open(args, series=True)
-    mean, sem = mean_and_sem(series, progress=text_progress("average"))
-    params = {"step": "diffraction.mean_and_sem", "input": str(args.input),
-              "planes": int(series.shape[0])}  # fmt: skip
-    save_array(mean, args.output, overwrite=args.overwrite, attrs=dict(params, quantity="mean"))
+    mean, sem = mean_and_sem(series, progress=terminal_progress("average"))
+    record = {
+        "step": "diffraction.mean_and_sem",
+        "params": {},
+        "source": recorded_path(args.input)["path"],
+        "planes": int(series.shape[0]),
+    }
+    save_array(mean, args.output, overwrite=args.overwrite, attrs=dict(record, quantity="mean"))
     if args.sem is not None:
-        save_array(sem, args.sem, overwrite=args.overwrite, attrs=dict(params, quantity="sem"))
+        save_array(sem, args.sem, overwrite=args.overwrite, attrs=dict(record, quantity="sem"))
     print(f"mean of {series.shape[0]} planes -> {args.output}")
     return 0
 

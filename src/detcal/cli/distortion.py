@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from detcal.cli._flags import add_option_flags, options_from_args
+from detcal.cli._flags import add_option_flags, options_from_args, recorded_path
+from detcal.cli._terminal import add_common_flags, terminal_progress
 from detcal.distortion.options import CalibrateOptions, CorrectOptions
 from detcal.io import check_output
-from detcal.progress import text_progress
 
 
 def register(subparsers) -> None:
@@ -45,6 +45,7 @@ def register(subparsers) -> None:
         "-o", "--output", type=Path, required=True, help="pyFAI NeXus detector file (.h5)"
     )
     calibrate.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_common_flags(calibrate)
     calibrate.set_defaults(func=_calibrate)
 
     correct = commands.add_parser(
@@ -58,6 +59,7 @@ def register(subparsers) -> None:
     add_option_flags(correct, CorrectOptions)
     correct.add_argument("-o", "--output", type=Path, required=True, help="corrected output")
     correct.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_common_flags(correct)
     correct.set_defaults(func=_correct)
 
 
@@ -70,14 +72,14 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise ValueError("--pitch: the grid pitch (mm) is needed to write a pyFAI detector file")
     if args.output.suffix.lower() not in (".h5", ".hdf5", ".nxs"):
         raise ValueError(f"--output: expected a .h5 pyFAI detector file, got {str(args.output)!r}")
-    check_output(args.output, overwrite=args.overwrite)
+    check_output(args.output, overwrite=args.overwrite, name="--output")
     image = open_array(args.image, key=args.key)
     if image.ndim == 3 and image.shape[0] == 1:
         image = image[0]
     if image.ndim != 2:
         raise ValueError(f"image: expected a (row, col) grid image, got shape {image.shape}")
     dmap = calibrate_distortion(
-        np.asarray(image.compute()), progress=text_progress("calibrate"), **options.kwargs()
+        np.asarray(image.compute()), progress=terminal_progress("calibrate"), **options.kwargs()
     )
     dmap.save(args.output)
     residual = np.hypot(*dmap.residuals.T)
@@ -95,7 +97,7 @@ def _correct(args: argparse.Namespace) -> int:
     from detcal.io import open_array, save_array
 
     options = options_from_args(CorrectOptions, args)
-    check_output(args.output, overwrite=args.overwrite)
+    check_output(args.output, overwrite=args.overwrite, name="--output")
     dmap = DistortionMap.load(args.map)
     data = open_array(args.data, key=args.key)
     if data.ndim not in (2, 3):
@@ -103,20 +105,15 @@ def _correct(args: argparse.Namespace) -> int:
     corrected = dmap.correct(data, **options.kwargs())
     attrs = {
         "step": "distortion.correct",
-        "params": {"map": {"path": _absolute(args.map)}, **options.kwargs()},
-        "source": _absolute(args.data),
+        "params": {"map": recorded_path(args.map), **options.kwargs()},
+        "source": recorded_path(args.data)["path"],
     }
     save_array(
         corrected,
         args.output,
         overwrite=args.overwrite,
-        progress=text_progress("correct"),
+        progress=terminal_progress("correct"),
         attrs=attrs,
     )
     print(f"corrected {corrected.shape} {corrected.dtype} -> {args.output}")
     return 0
-
-
-def _absolute(path: Path) -> str:
-    """Return an input file as outputs record it: its absolute path."""
-    return str(path.expanduser().resolve())

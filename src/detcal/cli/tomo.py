@@ -41,8 +41,17 @@ def _options(args: argparse.Namespace) -> ReconOptions:
     return options_from_args(ReconOptions, args)
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """Refuse a bad ``--output`` before anything is read (the message names the flag)."""
+    from detcal.io import check_output
+
+    check_output(args.output, overwrite=args.overwrite, name="--output")
+
+
 def _recon(args: argparse.Namespace) -> int:
     from detcal.tomo.run import reconstruct_dataset, sidecar_path
+
+    _check_output(args)
 
     def tell(center: float, how: str) -> None:
         print(f"centre {center:.2f} ({how})", flush=True)
@@ -73,6 +82,7 @@ def _sweep(args: argparse.Namespace) -> int:
             f"--centers: expected START <= STOP and STEP > 0, got {start:g} {stop:g} {step:g}"
         )
     centers = np.arange(start, stop + step / 2, step)
+    _check_output(args)
     try:
         out = sweep_dataset(
             args.input, args.output, centers=centers, options=_options(args),

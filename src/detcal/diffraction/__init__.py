@@ -12,31 +12,23 @@
   shapes and files (:mod:`~detcal.diffraction.masks`).
 
 Conventions: coordinates are (row, col) with pixel ``(i, j)`` centred at ``(i, j)``; masks are
-True where a pixel is to be ignored; NaN pixels are ignored like masked ones.
+True where a pixel is to be ignored; NaN pixels are ignored like masked ones. The names are
+imported from their modules when first used (see :mod:`detcal._lazy`).
 """
 
-from detcal.diffraction.azimuthal import azimuthal_average, find_rings, save_profile
-from detcal.diffraction.center import pattern_center, powder_center
-from detcal.diffraction.masks import load_mask, save_mask, shapes_to_mask
-from detcal.diffraction.options import AlignOptions, AzimuthalOptions, CenterOptions, MaskOptions
-from detcal.diffraction.registration import align, register, shift_image
-from detcal.diffraction.statistics import mean_and_sem
+from detcal._lazy import lazy_package
 
-__all__ = [
-    "AlignOptions",
-    "AzimuthalOptions",
-    "CenterOptions",
-    "MaskOptions",
-    "align",
-    "azimuthal_average",
-    "find_rings",
-    "load_mask",
-    "mean_and_sem",
-    "pattern_center",
-    "powder_center",
-    "register",
-    "save_mask",
-    "save_profile",
-    "shapes_to_mask",
-    "shift_image",
-]
+#: Public name -> the module defining it.
+_NAMES = {
+    **dict.fromkeys(("azimuthal_average", "find_rings", "save_profile"), "azimuthal"),
+    **dict.fromkeys(("pattern_center", "powder_center"), "center"),
+    **dict.fromkeys(("load_mask", "save_mask", "shapes_to_mask"), "masks"),
+    **dict.fromkeys(("AlignOptions", "AzimuthalOptions", "CenterOptions", "MaskOptions"),
+                    "options"),
+    **dict.fromkeys(("align", "register", "shift_image"), "registration"),
+    "mean_and_sem": "statistics",
+}  # fmt: skip
+
+__all__ = sorted(_NAMES)
+
+lazy_package(__name__, _NAMES)

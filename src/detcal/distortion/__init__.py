@@ -6,23 +6,20 @@ regular lattice (:func:`index_grid`), the displacement of each spot from its ide
 and a smooth displacement field over every pixel (:func:`calibrate_distortion`). The resulting
 :class:`DistortionMap` corrects images (numpy, or dask lazily plane by plane) with one sparse
 matrix product per plane, maps points both ways, and is saved as a pyFAI NeXus detector file.
+The names are imported from their modules when first used (see :mod:`detcal._lazy`).
 """
 
-from detcal.distortion.calibrate import calibrate_distortion
-from detcal.distortion.lattice import GridIndex, Lattice, index_grid
-from detcal.distortion.map import DistortionMap
-from detcal.distortion.options import CalibrateOptions, CorrectOptions
-from detcal.distortion.peaks import estimate_spot_diameter, find_grid_peaks, find_spots
+from detcal._lazy import lazy_package
 
-__all__ = [
-    "CalibrateOptions",
-    "CorrectOptions",
-    "DistortionMap",
-    "GridIndex",
-    "Lattice",
-    "calibrate_distortion",
-    "estimate_spot_diameter",
-    "find_grid_peaks",
-    "find_spots",
-    "index_grid",
-]
+#: Public name -> the module defining it.
+_NAMES = {
+    "calibrate_distortion": "calibrate",
+    **dict.fromkeys(("GridIndex", "Lattice", "index_grid"), "lattice"),
+    "DistortionMap": "map",
+    **dict.fromkeys(("CalibrateOptions", "CorrectOptions"), "options"),
+    **dict.fromkeys(("estimate_spot_diameter", "find_grid_peaks", "find_spots"), "peaks"),
+}
+
+__all__ = sorted(_NAMES)
+
+lazy_package(__name__, _NAMES)

@@ -5,8 +5,9 @@ Pick the image or series layer and, optionally, a Shapes layer drawn over the be
 edge width, for the arm). Align adds a lazy ``aligned`` layer and plots the shifts per plane;
 Average adds ``mean`` and ``sem``; Find centre adds a ``centre`` point and a ``rings`` layer of
 circles on the strongest rings; Azimuthal average plots the radial profile about the centre
-point, and dragging the point recomputes it. Every computation runs through
-:func:`detcal.napari._background.run_step` (worker thread, progress bar, Cancel).
+point, and dragging the point recomputes it. Every button runs one core function through
+:func:`detcal.napari._background.run_step` (worker thread, progress bar, Cancel; one run per
+button at a time); result layers record the step, its parameters and the input layer.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from detcal.diffraction import (
 from detcal.napari._background import add_result, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
-from detcal.progress import StepCancelled
 
 if TYPE_CHECKING:
     import napari
@@ -96,9 +96,7 @@ class DiffractionWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
         self.viewer = napari_viewer
-        self.worker = None
         self.profile: tuple[np.ndarray, np.ndarray] | None = None
-        self._profile_run = 0
         layout = QVBoxLayout(self)
         self.image_combo = create_widget(annotation="napari.layers.Image", label="image")
         self.shapes_combo = create_widget(
@@ -167,19 +165,8 @@ class DiffractionWidget(QWidget):
         self.image_combo.reset_choices()
         self.shapes_combo.reset_choices()
 
-    def _error(self, exc: BaseException) -> None:
-        self._busy(False)
-        if isinstance(exc, StepCancelled):
-            self._say("cancelled")
-            return
-        report_error(self.status, exc, action="Diffraction")
-
     def _say(self, text: str) -> None:
         report_status(self.status, text)
-
-    def _busy(self, busy: bool) -> None:
-        for button in (self.align_button, self.average_button, self.center_button):
-            button.setEnabled(not busy)
 
     def _data(self):
         layer = self.image_combo.value
@@ -201,20 +188,22 @@ class DiffractionWidget(QWidget):
         return {"data": [np.array(d) for d in layer.data], "types": list(layer.shape_type),
                 "widths": list(layer.edge_width)}  # fmt: skip
 
-    def _run(self, func, *args, desc: str, done, **kwargs):
-        self._busy(True)
-        self._say(f"{desc}...")
-        self.worker = run_step(func, *args, desc=desc, on_returned=done, on_errored=self._error,
-                               cancel_button=self.cancel_button, **kwargs)  # fmt: skip
-        self.worker.finished.connect(lambda: self._busy(False))
-        self.worker.aborted.connect(lambda: self._say("cancelled"))
-        return self.worker
+    def _run(self, func, *args, desc: str, button: QPushButton, done, **kwargs):
+        """Run ``func`` in the background for ``button`` (errors and cancel on the status)."""
+        worker = run_step(
+            func, *args, desc=desc, on_returned=done, button=button, status=self.status,
+            cancel_button=self.cancel_button, **kwargs,
+        )  # fmt: skip
+        if worker is not None:
+            self._say(f"{desc}…")
+        return worker
 
-    def _try(self, start):
+    def _try(self, action: str, start):
+        """Call ``start()``; a bad input it finds is shown as the error of ``action``."""
         try:
             return start()
         except (ValueError, TypeError) as exc:
-            self._error(exc)
+            report_error(self.status, exc, action=action)
             return None
 
     # ------------------------------------------------------------------ actions
@@ -229,15 +218,28 @@ class DiffractionWidget(QWidget):
 
     def align(self):
         """Align the series with its reference plane in the background; returns the worker."""
-        return self._try(lambda: self._run(
-            _align_job, self._data(), self._shapes(), self.align_form.value(),
-            desc="Aligning", done=self._on_aligned,
-        ))  # fmt: skip
 
-    def _on_aligned(self, result) -> None:
+        def start():
+            source, options = self.image_combo.value, self.align_form.value()
+            params = {"mask": self.shapes_combo.value, "reference": options.reference,
+                      "fill_value": options.fill_value}  # fmt: skip
+            return self._run(
+                _align_job,
+                self._data(),
+                self._shapes(),
+                options,
+                desc="Align",
+                button=self.align_button,
+                done=lambda result: self._on_aligned(result, source, params),
+            )
+
+        return self._try("Align", start)
+
+    def _on_aligned(self, result, source, params: dict) -> None:
         aligned, shifts = result
-        add_result(self.viewer, aligned, name="aligned",
-                   params={"image": self.image_combo.value, "shifts": shifts.tolist()})  # fmt: skip
+        layer = add_result(self.viewer, aligned, name="aligned", step="diffraction.align",
+                           source=source, params=params)  # fmt: skip
+        layer.metadata["shifts"] = shifts.tolist()
         self.shift_axes.clear()
         self.shift_axes.plot(shifts[:, 0], "o-", label="drow")
         self.shift_axes.plot(shifts[:, 1], "s-", label="dcol")
@@ -249,21 +251,28 @@ class DiffractionWidget(QWidget):
 
     def average(self):
         """Compute the mean and SEM of the series in the background; returns the worker."""
-        return self._try(lambda: self._run(_average_job, self._data(), desc="Averaging",
-                                           done=self._on_averaged))  # fmt: skip
 
-    def _on_averaged(self, result) -> None:
+        def start():
+            source = self.image_combo.value
+            return self._run(_average_job, self._data(), desc="Average",
+                             button=self.average_button,
+                             done=lambda result: self._on_averaged(result, source))  # fmt: skip
+
+        return self._try("Average", start)
+
+    def _on_averaged(self, result, source) -> None:
         mean, sem = result
-        params = {"image": self.image_combo.value}
-        add_result(self.viewer, mean.astype(np.float32), name="mean", params=params)
-        add_result(self.viewer, sem.astype(np.float32), name="sem", params=params, visible=False)
+        step = "diffraction.mean_and_sem"
+        add_result(self.viewer, mean.astype(np.float32), name="mean", step=step, source=source)
+        add_result(self.viewer, sem.astype(np.float32), name="sem", step=step, source=source,
+                   visible=False)  # fmt: skip
         self._say("mean and SEM added")
 
     def find_centre(self):
         """Find the pattern centre (and its rings) in the background; returns the worker."""
-        return self._try(lambda: self._run(
+        return self._try("Find centre", lambda: self._run(
             _centre_job, self._plane(), self._shapes(), self.center_form.value().method,
-            desc="Finding the centre", done=self._on_centre,
+            desc="Find centre", button=self.center_button, done=self._on_centre,
         ))  # fmt: skip
 
     def _on_centre(self, result) -> None:
@@ -294,19 +303,21 @@ class DiffractionWidget(QWidget):
         return float(row), float(col)
 
     def azimuthal(self):
-        """Compute the azimuthal average about the centre point; returns the worker."""
-        self._profile_run += 1
-        run = self._profile_run
-        self._say("Azimuthal average...")
-        return self._try(lambda: run_step(
+        """Compute the azimuthal average about the centre point; returns the worker.
+
+        While a profile is being computed the button is busy; a request meanwhile (the point
+        dragged again) is retried once that run has ended, so the last position wins.
+        """
+        if self.azimuthal_button.__dict__.get("_detcal_busy"):
+            self._debounce.start()
+            return None
+        return self._try("Azimuthal average", lambda: self._run(
             _profile_job, self._plane(), self.centre(), self._shapes(),
             self.azimuthal_form.value(), desc="Azimuthal average",
-            on_returned=lambda result: self._on_profile(result, run), on_errored=self._error,
+            button=self.azimuthal_button, done=self._on_profile,
         ))  # fmt: skip
 
-    def _on_profile(self, result, run: int) -> None:
-        if run != self._profile_run:  # a newer request (the point moved again) is running
-            return
+    def _on_profile(self, result) -> None:
         self.profile = result
         radius, intensity = result
         self.profile_axes.clear()
@@ -318,17 +329,16 @@ class DiffractionWidget(QWidget):
         self._say(f"azimuthal average about ({row:.2f}, {col:.2f}): {radius.size} bins")
 
     def save_csv(self, path: str | Path | None = None):
-        """Save the azimuthal average as CSV (asks for a file when ``path`` is None)."""
+        """Save the azimuthal average as CSV in the background (asks for a file when None)."""
         if self.profile is None:
             return None
         if path is None:
             path, _ = QFileDialog.getSaveFileName(self, "Azimuthal average", "", "CSV (*.csv)")
             if not path:
                 return None
-        try:
-            saved = save_profile(*self.profile, path, overwrite=True)
-        except (ValueError, OSError) as exc:
-            self._error(exc)
-            return None
-        self._say(f"saved {saved}")
-        return saved
+        radius, intensity = self.profile
+        return self._run(
+            lambda progress: save_profile(radius, intensity, path, overwrite=True),
+            desc="Save CSV", button=self.save_button,
+            done=lambda saved: self._say(f"saved {saved}"),
+        )  # fmt: skip

@@ -8,7 +8,9 @@ Find spots runs :func:`detcal.distortion.find_spots` and shows the spots as an e
 displacement from its ideal lattice position, magnified by the exaggeration slider) and the
 ``valid region`` labels (1 = outside the spots' hull, where the field is extrapolated).
 Correct builds the resampling matrix in the background and adds the chosen layer corrected
-lazily (:class:`detcal.distortion.CorrectOptions`); Save writes the pyFAI detector file.
+lazily (:class:`detcal.distortion.CorrectOptions`); Save writes the pyFAI detector file and
+Load reads one instead of fitting. The corrected layer records ``distortion.correct`` with the
+map's file (``{"path": ...}``, once the map was saved or loaded) for recipes.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class DistortionWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.map: DistortionMap | None = None
+        self.map_path: Path | None = None  # the file the map was loaded from or saved to
         layout = QVBoxLayout(self)
 
         grid_box = QGroupBox("Calibrate from a grid image")
@@ -109,9 +112,10 @@ class DistortionWidget(QWidget):
         file_box = QGroupBox("pyFAI detector file")
         self.path_edit = QLineEdit()
         self.path_edit.setPlaceholderText("distortion.h5 (empty: ask)")
-        self.save_button = QPushButton("Save")
+        self.load_button, self.save_button = QPushButton("Load"), QPushButton("Save")
         file_layout = QHBoxLayout(file_box)
         file_layout.addWidget(self.path_edit, 1)
+        file_layout.addWidget(self.load_button)
         file_layout.addWidget(self.save_button)
         layout.addWidget(file_box)
 
@@ -125,6 +129,7 @@ class DistortionWidget(QWidget):
         self.fit_button.clicked.connect(lambda: self.fit())
         self.correct_button.clicked.connect(lambda: self.correct())
         self.save_button.clicked.connect(lambda: self.save())
+        self.load_button.clicked.connect(lambda: self.load())
         self.exaggeration.valueChanged.connect(self._show_vectors)
         self.viewer.layers.events.inserted.connect(self._refresh_layers)
         self.viewer.layers.events.removed.connect(self._refresh_layers)
@@ -202,7 +207,7 @@ class DistortionWidget(QWidget):
         )
 
     def _on_fitted(self, source, options: CalibrateOptions, dmap: DistortionMap) -> None:
-        self.map = dmap
+        self.map, self.map_path = dmap, None
         params, step = options.kwargs(), "distortion.calibrate_distortion"
         for axis, name in enumerate(("distortion dy", "distortion dx")):
             add_result(
@@ -224,7 +229,7 @@ class DistortionWidget(QWidget):
         self._update_buttons()
 
     def _show_vectors(self, *_args) -> None:
-        if self.map is None:
+        if self.map is None or self.map.spots is None:
             return
         vectors = np.stack([self.map.ideal_spots, self.map.residuals * self.exaggeration.value()],
                            axis=1)  # fmt: skip
@@ -266,25 +271,51 @@ class DistortionWidget(QWidget):
     def _on_prepared(self, source, data, options: CorrectOptions, dmap: DistortionMap) -> None:
         add_result(
             self.viewer, dmap.correct(data, **options.kwargs()), name="distortion corrected",
-            step="distortion.correct", source=source, params=options.kwargs(),
+            step="distortion.correct", source=source,
+            params={"map": self.map_path, **options.kwargs()},
         )  # fmt: skip
-        report_status(self.status, f"corrected {source.name} (computed as you browse)")
+        unsaved = "" if self.map_path else "; save the map to record it for recipes"
+        report_status(self.status, f"corrected {source.name} (computed as you browse){unsaved}")
 
-    def save(self):
-        """Save the map as a pyFAI detector file (path box, asked for when empty)."""
-        if self.map is None:
-            return None
+    def _map_file(self, ask) -> Path | None:
+        """Return the path box's file, or ask for one with ``ask`` (a QFileDialog function)."""
         text = self.path_edit.text().strip()
         if not text:
-            text, _ = QFileDialog.getSaveFileName(self, "pyFAI detector", "", MAP_FILTER)
+            text, _ = ask(self, "pyFAI detector", "", MAP_FILTER)
             if not text:
                 return None
             self.path_edit.setText(text)
+        return Path(text).expanduser().absolute()
+
+    def load(self):
+        """Read a pyFAI detector file (path box, asked for when empty) as the map to apply."""
+        path = self._map_file(QFileDialog.getOpenFileName)
+        if path is None:
+            return None
         return run_step(
-            self.map.save,
-            Path(text).expanduser().absolute(),
-            desc="Save pyFAI detector",
-            on_returned=lambda saved: report_status(self.status, f"map saved to {saved}"),
-            button=self.save_button,
+            lambda path, progress: DistortionMap.load(path), path, desc="Load pyFAI detector",
+            on_returned=partial(self._on_loaded, path), button=self.load_button,
             status=self.status,
-        )
+        )  # fmt: skip
+
+    def _on_loaded(self, path: Path, dmap: DistortionMap) -> None:
+        self.map, self.map_path = dmap, path
+        self._show_vectors()
+        self._update_buttons()
+        report_status(self.status, f"map {path.name} loaded: {dmap.shape[0]} x {dmap.shape[1]}")
+
+    def save(self):
+        """Save the map as a pyFAI detector file (path box, asked for when empty)."""
+        path = None if self.map is None else self._map_file(QFileDialog.getSaveFileName)
+        if path is None:
+            return None
+        return run_step(
+            self.map.save, path, desc="Save pyFAI detector",
+            on_returned=partial(self._on_saved, self.map), button=self.save_button,
+            status=self.status,
+        )  # fmt: skip
+
+    def _on_saved(self, dmap: DistortionMap, saved: Path) -> None:
+        if dmap is self.map:  # the map shown is the one in the file
+            self.map_path = Path(saved).absolute()
+        report_status(self.status, f"map saved to {saved}")

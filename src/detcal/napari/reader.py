@@ -7,10 +7,12 @@
 * Any container holding several arrays and no default -> one layer per 2D+ array.
 * Everything else -> one image layer.
 
-Axis names (OME-Zarr axes, Zarr dimension names; ``angle, row, column`` for DXchange) become
-the layers' ``axis_labels``; the default contrast comes from robust percentiles of a few planes
-of the smallest level. :func:`prefer_detcal_reader` makes napari open ``.zarr`` folders with
-this plugin without asking which reader to use (napari's own reader claims them too).
+Axis names from :func:`detcal.io.read_metadata` (OME-Zarr axes, Zarr dimension names, the axes
+:func:`detcal.io.save_array` stored in HDF5 and TIFF; always ``angle, row, column`` for
+DXchange scans) become the layers' ``axis_labels``, and their scales the layers' ``scale``;
+the default contrast comes from robust percentiles of a few planes of the smallest level.
+:func:`prefer_detcal_reader` makes napari open ``.zarr`` folders with this plugin without
+asking which reader to use (napari's own reader claims them too).
 """
 
 from __future__ import annotations
@@ -87,11 +89,15 @@ def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None
     return read
 
 
-def _image_kwargs(levels: list, axes: list[str] | None) -> dict[str, Any]:
-    """Axis labels and robust contrast limits (from the smallest level) for a layer."""
-    kwargs: dict[str, Any] = {"contrast_limits": robust_limits(levels[-1])}
-    if axes is not None and len(axes) == levels[0].ndim:
-        kwargs["axis_labels"] = tuple(axes)
+def _axes_kwargs(axes: list | None, ndim: int) -> dict[str, Any]:
+    """Return ``axis_labels`` (and ``scale`` when not all 1) from ``read_metadata``'s axes."""
+    axes = [a for a in axes or [] if isinstance(a, dict) and a.get("name")]
+    if len(axes) != ndim:
+        return {}
+    kwargs: dict[str, Any] = {"axis_labels": tuple(str(a["name"]) for a in axes)}
+    scale = tuple(float(a.get("scale", 1.0)) for a in axes)
+    if any(value != 1.0 for value in scale):
+        kwargs["scale"] = scale
     return kwargs
 
 
@@ -116,8 +122,10 @@ def _dxchange(path: Path) -> list[LayerData]:
         if name == "projections" and theta is not None:
             metadata["theta"] = theta
         data = io.open_array(path, key=key)
-        axes = [_DXCHANGE_AXES[name], "row", "column"] if data.ndim == 3 else None
-        kwargs = {"name": name, "metadata": metadata, **_image_kwargs([data], axes)}
+        # one naming for every scan (DXchange files call theirs theta:y:x, or nothing)
+        labels = [{"name": n} for n in (_DXCHANGE_AXES[name], "row", "column")]
+        kwargs = {"name": name, "metadata": metadata, "contrast_limits": robust_limits(data),
+                  **_axes_kwargs(labels, data.ndim)}  # fmt: skip
         layers.append((data, kwargs, "image"))
     return layers
 
@@ -131,11 +139,9 @@ def _one(path: Path, key: str | None, name: str) -> LayerData:
     if "detcal" in attrs:
         metadata["detcal"] = attrs["detcal"]
     kwargs: dict[str, Any] = {"name": name, "metadata": metadata}
-    axes = [str(a.get("name")) for a in attrs.get("axes") or [] if isinstance(a, dict)]
+    kwargs.update(_axes_kwargs(attrs.get("axes"), levels[0].ndim))
     if layer_type == "image":
-        kwargs.update(_image_kwargs(levels, axes or None))
-    elif axes and len(axes) == levels[0].ndim:
-        kwargs["axis_labels"] = tuple(axes)
+        kwargs["contrast_limits"] = robust_limits(levels[-1])
     if len(levels) > 1:
         kwargs["multiscale"] = True
         return levels, kwargs, layer_type

@@ -1,8 +1,9 @@
 """The "Tomography" dock widget: open a scan, look at a row, find the centre, reconstruct.
 
-The option groups are generated from :class:`detcal.tomo.options.ReconOptions` (the list the
-command line's flags come from). Every button calls one core function of :mod:`detcal.tomo`
-in the background with a progress bar and Cancel; nothing computes on the GUI thread.
+The option groups come from :class:`detcal.tomo.options.ReconOptions` (as the CLI flags do).
+Every button calls one core function of :mod:`detcal.tomo` in the background with progress and
+Cancel; nothing computes on the GUI thread. Reconstructions record ``tomo.reconstruct`` with
+the options and the centre used, for recipes.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from magicgui.widgets import CheckBox, FileEdit, FloatSpinBox, create_widget
 from qtpy import QtWidgets as qw
 from qtpy.QtCore import QTimer
 
+from detcal.io import open_array
 from detcal.napari._background import add_result, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
 from detcal.tomo import prep, preview
 from detcal.tomo.dataset import TomoDataset, dataset_from_arrays, open_dataset
 from detcal.tomo.graph import prepare
-from detcal.tomo.options import ReconOptions
-from detcal.tomo.run import reconstruct_scan
+from detcal.tomo.options import ReconOptions, load_options
+from detcal.tomo.run import reconstruct_scan, sidecar_path
 
 if TYPE_CHECKING:
     import napari
@@ -186,8 +188,7 @@ class TomographyWidget(qw.QWidget):
             self._use(dataset, "projections", path.name)
 
         return run_step(lambda path, progress: open_dataset(path), path, desc="Open scan",
-                        button=self.open_button, status=self.status,
-                        on_returned=done)  # fmt: skip
+                        button=self.open_button, status=self.status, on_returned=done)  # fmt: skip
 
     def use_layers(self) -> None:
         """Use the projections, flats and darks layers chosen (angles from the metadata)."""
@@ -261,7 +262,6 @@ class TomographyWidget(qw.QWidget):
         return self._start(preview.row_sinogram, row, button=None, desc=f"Sinogram of row {row}",
                            done=done)  # fmt: skip
 
-    # -- centre -----------------------------------------------------------------------------
     def _centre_found(self, center: float, how: str, what: str) -> None:
         self.form.controls["center"].value = f"{center:.2f}"
         report_status(self.status, f"{what}: centre {center:.2f} ({how})")
@@ -326,7 +326,7 @@ class TomographyWidget(qw.QWidget):
         def done(result, options: ReconOptions) -> None:
             volume, center, how, limits = result
             self._centre_found(center, how, f"lazy volume {volume.shape}")
-            self._show(volume, "reconstruction", "tomo.pipeline.reconstruct_volume",
+            self._show(volume, "reconstruction", "tomo.reconstruct",
                        options.replace(center=center), translate=(0, 0, self._offset(2)),
                        contrast_limits=limits)  # fmt: skip
 
@@ -338,11 +338,11 @@ class TomographyWidget(qw.QWidget):
         out = Path(path if path is not None else self.save_edit.value).absolute()
 
         def done(result: Path, options: ReconOptions) -> None:
-            from detcal.io import open_array
-
             report_status(self.status, f"saved {result}")
-            self._show(open_array(result), result.name, "tomo.reconstruct_dataset", options,
-                       path=str(result), translate=(0, 0, self._offset(2)))  # fmt: skip
+            used = load_options(sidecar_path(result))  # with the centre the run used
+            layer = self._show(open_array(result), result.name, "tomo.reconstruct", used,
+                               translate=(0, 0, self._offset(2)))  # fmt: skip
+            layer.metadata["source"] = {"path": str(result)}  # as the reader records it
 
         report_status(self.status, f"reconstructing to {out.name}…")
         return self._start(reconstruct_scan, out, overwrite=self.overwrite.value, done=done,

@@ -4,8 +4,9 @@ What the Tomography widget shows while the user picks parameters, as core functi
 only the band of rows the row needs (the row itself; plus the neighbours a 2D outlier median or
 the phase-retrieval blur reach, and the 4 neighbours on each side the ``"pc"`` centre method
 uses), so looking at one row of a large projection-ordered scan reads about that row's share of
-the file. Each takes ``progress(done, total)`` so it can run in a background worker and be
-cancelled between its steps.
+the file. Each takes ``progress(done, total)`` so it can run in a background worker: the
+reading and the slices are computed with :func:`detcal.progress.compute_with_progress`, so the
+bar moves while the file is read and a cancel stops the read itself.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import dask.array as da
 import numpy as np
 
 from detcal import _validate
-from detcal.progress import ProgressCallback
+from detcal.progress import ProgressCallback, compute_with_progress
 from detcal.tomo.center import center_sweep
 from detcal.tomo.dataset import TomoDataset
 from detcal.tomo.graph import PreparedScan, postprocess, prepare, reconstruct_volume
@@ -25,10 +26,26 @@ from detcal.tomo.phase import wavelength_cm
 from detcal.tomo.recon import recon
 from detcal.tomo.run import choose_center
 
+#: Progress is reported in thousandths of the whole work (a sweep: in candidates).
+_WHOLE = 1000
 
-def _report(progress: ProgressCallback | None, done: int, total: int) -> None:
+
+def _report(progress: ProgressCallback | None, fraction: float, whole: int = _WHOLE) -> None:
     if progress is not None:
-        progress(done, total)
+        progress(round(whole * fraction), whole)
+
+
+def _compute(
+    array, progress: ProgressCallback | None, start: float, stop: float, whole: int = _WHOLE
+) -> np.ndarray:
+    """Compute ``array``, reporting its tasks as the span ``start .. stop`` of the work."""
+
+    def report(done: int, total: int) -> None:
+        _report(progress, start + (stop - start) * (min(1.0, done / total) if total else 1.0),
+                whole)  # fmt: skip
+
+    (value,) = compute_with_progress(array, progress=None if progress is None else report)
+    return np.asarray(value)
 
 
 def row_band(n_rows: int, row: int, options: ReconOptions, *, extra: int = 0) -> tuple[int, int]:
@@ -136,11 +153,8 @@ def row_sinogram(
     >>> row_sinogram(open_dataset(real_data_path() / "tooth.h5"), 1).shape
     (181, 640)
     """
-    _report(progress, 0, 1)
     prepared = prepare_row(dataset, row, options)
-    sino = np.asarray(prepared.tomo[:, row - prepared.first_row].compute())
-    _report(progress, 1, 1)
-    return sino
+    return _compute(prepared.tomo[:, row - prepared.first_row], progress, 0.0, 1.0)
 
 
 def _extra(options: ReconOptions) -> int:
@@ -180,10 +194,10 @@ def find_row_center(
     True
     """
     options = (options or ReconOptions()).replace(center=None)
-    _report(progress, 0, 1)
+    _report(progress, 0.0)
     prepared = prepare_row(dataset, row, options, extra=_extra(options))
     center, _how = choose_center(prepared, options.replace(center_row=int(row)))
-    _report(progress, 1, 1)
+    _report(progress, 1.0)
     return center
 
 
@@ -226,19 +240,19 @@ def reconstruct_row(
     ((640, 640), 'given')
     """
     options = options or ReconOptions()
-    _report(progress, 0, 2)
+    _report(progress, 0.0)
     prepared = prepare_row(dataset, row, options, extra=_extra(options))
     center, how = choose_center(prepared, options.replace(center_row=int(row)))
-    _report(progress, 1, 2)
+    _report(progress, 0.3)
     index = row - prepared.first_row
-    sino = np.asarray(prepared.tomo[:, index : index + 1].compute())
+    sino = _compute(prepared.tomo[:, index : index + 1], progress, 0.3, 0.8)
     image = recon(
         sino, prepared.theta, center=center, algorithm=options.algorithm,
         filter_name=options.filter_name, filter_par=options.filter_par, pad=options.pad,
         circ_mask=options.circ_mask, backend=options.backend,
     )  # fmt: skip
     image = np.asarray(postprocess(image, options))[0]
-    _report(progress, 2, 2)
+    _report(progress, 1.0)
     return image, center, how
 
 
@@ -263,7 +277,7 @@ def sweep_row(
     options : ReconOptions, optional
         Preparation and filter options.
     progress : callable, optional
-        ``progress(done, total)``, once per candidate.
+        ``progress(done, total)``, once per candidate (``done`` 0 while the row is read).
 
     Returns
     -------
@@ -283,16 +297,17 @@ def sweep_row(
         raise ValueError("centers: expected one or more candidate columns, got none")
     prepared = prepare_row(dataset, row, options)
     index = row - prepared.first_row
-    sino = np.asarray(prepared.tomo[:, index : index + 1].compute())
+    # read at 0 of len(centers) (a cancel stops the read), then one count per candidate
+    sino = _compute(prepared.tomo[:, index : index + 1], progress, 0.0, 0.0, centers.size)
     slices = []
     for i, center in enumerate(centers):
-        _report(progress, i, centers.size)
+        _report(progress, i / centers.size, centers.size)
         one = center_sweep(
             sino, prepared.theta, centers=[center], ind=0, filter_name=options.filter_name,
             filter_par=options.filter_par, pad=options.pad, lazy=False,
         )  # fmt: skip
         slices.append(one[0])
-    _report(progress, centers.size, centers.size)
+    _report(progress, 1.0, centers.size)
     return np.stack(slices)
 
 
@@ -367,13 +382,12 @@ def lazy_reconstruction(
     ((2, 640, 640), True)
     """
     options = options or ReconOptions()
-    _report(progress, 0, 2)
+    _report(progress, 0.0)
     prepared = prepare(dataset, options)
     center, how = choose_center(prepared, options)
-    _report(progress, 1, 2)
+    _report(progress, 0.3)
     volume = reconstruct_volume(prepared, center, options)
     index = volume.shape[0] // 2 if row is None else int(row) - prepared.first_row
     index = int(np.clip(index, 0, volume.shape[0] - 1))
-    limits = contrast_limits(volume[index].compute())
-    _report(progress, 2, 2)
+    limits = contrast_limits(_compute(volume[index], progress, 0.3, 1.0))
     return volume, center, how, limits

@@ -66,6 +66,42 @@ def _open(input_path: str | os.PathLike, opts: ReconOptions) -> TomoDataset:
     )
 
 
+def output_axes(options: ReconOptions, first: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the OME-NGFF axes of a run's output: ``first``, then the detector's y and x.
+
+    The y and x axes (and a ``z`` first axis) are space axes in centimetres scaled by
+    ``options.pixel_size`` when that size was set (differs from the default) or used (phase
+    retrieval); otherwise they are left in pixels, scale 1, rather than claim a size nobody
+    gave.
+
+    Parameters
+    ----------
+    options : ReconOptions
+        The run's options.
+    first : dict
+        The first axis, ``{"name": "z"}`` for a volume (its rows are detector rows) or, for
+        example, ``{"name": "center", "type": "center"}`` for a centre sweep.
+
+    Returns
+    -------
+    list of dict
+        Three ``{"name", "type", "unit"?, "scale"?}`` for :func:`detcal.io.save_array`.
+
+    Examples
+    --------
+    >>> [a["name"] for a in output_axes(ReconOptions(), {"name": "z"})]
+    ['z', 'y', 'x']
+    >>> output_axes(ReconOptions(pixel_size=6.5e-5), {"name": "z"})[2]
+    {'name': 'x', 'type': 'space', 'unit': 'centimeter', 'scale': 6.5e-05}
+    """
+    default = ReconOptions.__dataclass_fields__["pixel_size"].default
+    space: dict[str, Any] = {"type": "space"}
+    if options.phase or options.pixel_size != default:
+        space.update(unit="centimeter", scale=float(options.pixel_size))
+    return [{**space, **first} if first["name"] == "z" else first,
+            {"name": "y", **space}, {"name": "x", **space}]  # fmt: skip
+
+
 def choose_center(prepared: PreparedScan, options: ReconOptions) -> tuple[float, str]:
     """Return the centre a run uses and how it was chosen (for logs and the record).
 
@@ -214,6 +250,8 @@ def write_reconstruction(
 ) -> Path:
     """Reconstruct prepared sinograms into a file, streaming, with the record beside it.
 
+    The volume's axes are ``z, y, x`` (see :func:`output_axes`).
+
     Parameters
     ----------
     prepared : PreparedScan
@@ -282,7 +320,8 @@ def write_reconstruction(
         if source.path is not None:
             run["input"] = str(Path(source.path).resolve())
     attrs = {"step": "tomo.reconstruct_dataset", "tomo_options": used.to_dict(), "run": run}
-    save_array(volume, output, overwrite=overwrite, progress=progress, attrs=attrs)
+    save_array(volume, output, overwrite=overwrite, progress=progress, attrs=attrs,
+               axes=output_axes(used, {"name": "z"}))  # fmt: skip
     with atomic_output(sidecar_path(output)) as tmp:
         tmp.write_text(used.to_json(run), encoding="utf-8")
     return output
@@ -365,8 +404,9 @@ def sweep_dataset(
 ) -> Path:
     """Reconstruct one row for a range of candidate centres and save the stack.
 
-    The stack is computed and written a few centres at a time; the centres are stored in the
-    output's metadata (``read_metadata(out)["detcal"]["centers"]``) and in ``<output>.json``.
+    The stack is computed and written a few centres at a time; its first axis is named
+    ``center`` (see :func:`output_axes`) and the centres are stored in the output's metadata
+    (``read_metadata(out)["detcal"]["centers"]``) and in ``<output>.json``.
 
     Parameters
     ----------
@@ -435,7 +475,8 @@ def sweep_dataset(
         "centers": centers.tolist(),
     }
     attrs = {"step": "tomo.sweep_dataset", "tomo_options": opts.to_dict(), **run}
-    save_array(stack, output, overwrite=overwrite, progress=progress, attrs=attrs)
+    axes = output_axes(opts, {"name": "center", "type": "center"})
+    save_array(stack, output, overwrite=overwrite, progress=progress, attrs=attrs, axes=axes)
     with atomic_output(sidecar_path(output)) as tmp:
         tmp.write_text(opts.to_json(run), encoding="utf-8")
     return output
