@@ -104,9 +104,6 @@ def test_info_help_and_info_start_without_heavy_imports(real_data):
 _HEAVY_YET = {
     "distortion": "detcal.distortion.options imports peaks and resample (scipy, skimage) for "
     "two tuples of names",
-    "response": "cli/response.py imports the response science at import time",
-    "flatfield": "cli/flatfield.py imports the flat-field science at import time",
-    "apply": "cli/apply.py imports detcal.progress (dask) at import time",
 }
 
 

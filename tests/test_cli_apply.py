@@ -22,7 +22,7 @@ def dataset(tmp_path):
 def test_apply_streams_with_a_progress_bar(dataset, tmp_path, capsys):
     recipe, source, images, truth = dataset
     out = tmp_path / "out.h5"
-    assert main(["apply", str(recipe), str(source), str(out), "--chunks", "1,32,40"]) == 0
+    assert main(["apply", str(recipe), str(source), str(out), "--chunks", "1", "32", "40"]) == 0
     captured = capsys.readouterr()
     assert "apply: 100%" in captured.err
     assert f"wrote {out}" in captured.out and "flatfield.apply_flatfield" in captured.out

@@ -221,32 +221,3 @@ def dask_progress(progress: ProgressCallback | None) -> Iterator[None]:
         return
     with _ThreadTaskProgress(progress):
         yield
-
-
-def text_progress(label: str) -> ProgressCallback:
-    """Return a progress callable that draws a one-line text bar on stderr.
-
-    Parameters
-    ----------
-    label : str
-        Text shown before the bar.
-
-    Returns
-    -------
-    callable
-        ``progress(done, total)``.
-    """
-    import sys
-
-    last = [-1]
-
-    def report(done: int, total: int) -> None:
-        percent = int(100 * done / total) if total else 100
-        if percent == last[0]:
-            return
-        last[0] = percent
-        end = "\n" if done >= total else ""
-        sys.stderr.write(f"\r{label}: {percent:3d}%{end}")
-        sys.stderr.flush()
-
-    return report

@@ -6,8 +6,8 @@ import argparse
 import contextlib
 import sys
 
-from detcal.cli.io import _chunks
-from detcal.progress import text_progress
+from detcal.cli._terminal import add_common_flags, terminal_progress
+from detcal.cli.io import chunk_size
 
 
 def apply(args: argparse.Namespace) -> int:
@@ -37,7 +37,7 @@ def apply(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             chunks=args.chunks,
             key=args.key,
-            progress=text_progress("apply"),
+            progress=terminal_progress("apply"),
         )
     steps = ", ".join(step.step for step in recipe.steps)
     print(f"wrote {out} ({steps})")
@@ -69,7 +69,12 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument(
-        "--chunks", type=_chunks, help="chunk shape to read the input with, e.g. 1,2048,2048"
+        "--chunks",
+        type=chunk_size,
+        nargs="+",
+        metavar="SIZE",
+        help="chunk shape to read the input with, one size per axis, e.g. 1 2048 2048",
     )
     parser.add_argument("--key", help="array inside the input file (HDF5 dataset, Zarr path)")
+    add_common_flags(parser)
     parser.set_defaults(func=apply)

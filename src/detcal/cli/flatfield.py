@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 
 from detcal.cli._flags import add_option_flags, errors_as_flags, options_from_args, recorded_path
+from detcal.cli._terminal import add_common_flags, terminal_progress
 from detcal.flatfield.options import ApplyOptions, EstimateOptions
-from detcal.progress import text_progress
 
 _FLAGS = {"dark": "--dark", "data": "DATA", "image": "IMAGE"}
 
@@ -42,6 +42,7 @@ def _add_estimate(subparsers) -> None:
         help="model folder (profiles.npz + settings.json), or a file name ending in .npz",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing model")
+    add_common_flags(parser)
     parser.set_defaults(func=_estimate)
 
 
@@ -73,7 +74,7 @@ def _estimate(args: argparse.Namespace) -> int:
                 dark=dark,
                 models_folder=args.models_folder,
                 channel=args.channel,
-                progress=text_progress("estimating flat-field"),
+                progress=terminal_progress("estimating flat-field"),
                 **options.kwargs(),
             )
     except ImportError as exc:
@@ -104,6 +105,7 @@ def _add_apply(subparsers) -> None:
     add_option_flags(parser, ApplyOptions)
     parser.add_argument("-o", "--output", required=True, help="output (.zarr, .h5, .tif, .npy)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_common_flags(parser)
     parser.set_defaults(func=_apply)
 
 
@@ -123,7 +125,7 @@ def _apply(args: argparse.Namespace) -> int:
         corrected,
         args.output,
         overwrite=args.overwrite,
-        progress=text_progress("applying flat-field"),
+        progress=terminal_progress("applying flat-field"),
         attrs={
             "step": "flatfield.apply_flatfield",
             "params": params,

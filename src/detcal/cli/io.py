@@ -23,11 +23,6 @@ def chunk_size(text: str) -> int:
     return value
 
 
-def _chunks(text: str) -> tuple[int, ...]:
-    """Parse the old comma-separated ``--chunks 1,512,512`` (cli/apply.py until it switches)."""
-    return tuple(chunk_size(part) for part in text.split(","))
-
-
 def _size(nbytes: int) -> str:
     value, unit = float(nbytes), "B"
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from detcal.cli._flags import add_option_flags, errors_as_flags, options_from_args, recorded_path
+from detcal.cli._terminal import add_common_flags, terminal_progress
 from detcal.io import check_output
-from detcal.progress import text_progress
 from detcal.response.options import CorrectOptions, FitOptions
 
 QUALITY_PLANES = ("residual_rms", "r_squared", "n_points")
@@ -57,6 +57,7 @@ def register(subparsers) -> None:
         help="also write the fit quality as 3 planes: residual r.m.s., R^2, points used",
     )
     fit.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    add_common_flags(fit)
     fit.set_defaults(func=_fit)
 
     correct = commands.add_parser(
@@ -72,6 +73,7 @@ def register(subparsers) -> None:
     add_option_flags(correct, CorrectOptions)
     correct.add_argument("-o", "--output", type=Path, required=True, help="corrected output")
     correct.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    add_common_flags(correct)
     correct.set_defaults(func=_correct)
 
 
@@ -89,7 +91,11 @@ def _fit(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught, errors_as_flags(_FLAGS):
         warnings.simplefilter("always", RuntimeWarning)
         gains, quality = fit_response(
-            sweep, dark=dark, return_quality=True, progress=text_progress("fit"), **options.kwargs()
+            sweep,
+            dark=dark,
+            return_quality=True,
+            progress=terminal_progress("fit"),
+            **options.kwargs(),
         )
     for warning in caught:
         print(f"detcal: warning: {warning.message}", file=sys.stderr)
@@ -145,7 +151,7 @@ def _correct(args: argparse.Namespace) -> int:
         corrected,
         args.output,
         overwrite=args.overwrite,
-        progress=text_progress("correct"),
+        progress=terminal_progress("correct"),
         attrs=attrs,
     )
     print(f"corrected {corrected.shape} {corrected.dtype} -> {args.output}")

@@ -17,7 +17,7 @@ import dask.array as da
 import numpy as np
 
 from detcal import _validate
-from detcal.progress import dask_progress
+from detcal.progress import compute_with_progress
 
 _BATCH_BYTES = 64 * 2**20  # float64 bytes of numpy planes summed at a time
 
@@ -60,8 +60,8 @@ def mean_plane(
         return np.asarray(stack, dtype=np.float64)
     if isinstance(stack, da.Array):
         total = stack.astype(np.float64).mean(axis=0)
-        with dask_progress(progress):
-            return np.asarray(total.compute())
+        (total,) = compute_with_progress(total, progress=progress)
+        return np.asarray(total)
     n = stack.shape[0]
     batch = max(1, _BATCH_BYTES // (8 * stack.shape[1] * stack.shape[2]))
     out = np.zeros(stack.shape[1:], dtype=np.float64)

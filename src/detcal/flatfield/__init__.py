@@ -8,28 +8,20 @@ corrects images lazily (:mod:`detcal.flatfield.apply`). Tile numbering is in
 (CLI flags and widget controls) in :mod:`detcal.flatfield.options`.
 """
 
-from detcal.flatfield.apply import apply_flatfield
-from detcal.flatfield.estimate import empty_data_flat, estimate_flatfield
-from detcal.flatfield.options import ApplyOptions, EstimateOptions
-from detcal.flatfield.profiles import (
-    PROFILES_NAME,
-    SETTINGS_NAME,
-    Profiles,
-    check_channel,
-    load_profiles,
-    save_profiles,
-)
+from detcal._lazy import lazy_package
 
-__all__ = [
-    "PROFILES_NAME",
-    "ApplyOptions",
-    "EstimateOptions",
-    "SETTINGS_NAME",
-    "Profiles",
-    "apply_flatfield",
-    "check_channel",
-    "empty_data_flat",
-    "estimate_flatfield",
-    "load_profiles",
-    "save_profiles",
-]
+#: Public name -> the module defining it (imported when first used, see :mod:`detcal._lazy`).
+_NAMES = {
+    "apply_flatfield": "apply",
+    **dict.fromkeys(("empty_data_flat", "estimate_flatfield"), "estimate"),
+    **dict.fromkeys(("ApplyOptions", "EstimateOptions"), "options"),
+    **dict.fromkeys(
+        ("PROFILES_NAME", "SETTINGS_NAME", "Profiles", "check_channel", "load_profiles",
+         "save_profiles"),
+        "profiles",
+    ),
+}  # fmt: skip
+
+__all__ = sorted(_NAMES)
+
+lazy_package(__name__, _NAMES)

@@ -9,15 +9,16 @@ smoothed counts against the measured ones. :func:`fit_response` streams the swee
 controls are generated, are in :mod:`detcal.response.options`.
 """
 
-from detcal.response.correct import correct_image
-from detcal.response.fit import FitQuality, fit_response
-from detcal.response.options import DEFAULT_CUTOFF, CorrectOptions, FitOptions
+from detcal._lazy import lazy_package
 
-__all__ = [
-    "DEFAULT_CUTOFF",
-    "CorrectOptions",
-    "FitOptions",
-    "FitQuality",
-    "correct_image",
-    "fit_response",
-]
+#: Public name -> the module defining it (imported when first used, see :mod:`detcal._lazy`).
+_NAMES = {
+    "correct_image": "correct",
+    "FitQuality": "fit",
+    "fit_response": "fit",
+    **dict.fromkeys(("DEFAULT_CUTOFF", "CorrectOptions", "FitOptions"), "options"),
+}
+
+__all__ = sorted(_NAMES)
+
+lazy_package(__name__, _NAMES)
