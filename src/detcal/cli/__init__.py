@@ -139,13 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         Exit code: 0 on success, 2 when the command could not run (the error printed as one
         line), 130 when interrupted.
     """
-    from detcal.cli._terminal import apply_common, end_line
+    from detcal.cli._terminal import common_settings, end_line
 
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
         args = build_parser(_modules_for(argv)).parse_args(argv)
-        apply_common(args)
-        return int(args.func(args) or 0)
+        with common_settings(args):
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         end_line()
         print("detcal: interrupted", file=sys.stderr)

@@ -8,9 +8,10 @@ with ``--quiet``. ``--threads N`` bounds dask's local workers for the run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 _state = {"quiet": False, "open_line": False}
 
@@ -28,7 +29,7 @@ def _positive_int(text: str) -> int:
 def add_common_flags(parser: argparse.ArgumentParser) -> None:
     """Add ``-q/--quiet`` and ``--threads N`` to a command that computes.
 
-    :func:`detcal.cli.main` applies them (:func:`apply_common`) before the command runs.
+    :func:`detcal.cli.main` applies them (:func:`common_settings`) while the command runs.
     """
     group = parser.add_argument_group("run")
     group.add_argument("-q", "--quiet", action="store_true", help="print no progress")
@@ -40,14 +41,26 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def apply_common(args: argparse.Namespace) -> None:
-    """Apply ``--quiet`` and ``--threads`` from the parsed arguments (absent flags: no-op)."""
+@contextlib.contextmanager
+def common_settings(args: argparse.Namespace) -> Iterator[None]:
+    """Apply ``--quiet`` and ``--threads`` for the duration of one command (absent: no-op).
+
+    The settings are undone afterwards, so a later command in the same process (a script or
+    a test calling :func:`detcal.cli.main` again) starts from the defaults.
+    """
+    quiet = _state["quiet"]
     _state["quiet"] = bool(getattr(args, "quiet", False))
     threads = getattr(args, "threads", None)
-    if threads:
-        import dask
+    try:
+        if threads:
+            import dask
 
-        dask.config.set(scheduler="threads", num_workers=int(threads))
+            with dask.config.set(scheduler="threads", num_workers=int(threads)):
+                yield
+        else:
+            yield
+    finally:
+        _state["quiet"] = quiet
 
 
 def _clock(seconds: float) -> str:

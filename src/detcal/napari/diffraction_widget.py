@@ -35,7 +35,7 @@ from detcal.diffraction import (
     save_profile,
     shapes_to_mask,
 )
-from detcal.napari._background import add_result, run_step
+from detcal.napari._background import add_result, is_running, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
 
@@ -308,7 +308,7 @@ class DiffractionWidget(QWidget):
         While a profile is being computed the button is busy; a request meanwhile (the point
         dragged again) is retried once that run has ended, so the last position wins.
         """
-        if self.azimuthal_button.__dict__.get("_detcal_busy"):
+        if is_running(self.azimuthal_button):
             self._debounce.start()
             return None
         return self._try("Azimuthal average", lambda: self._run(

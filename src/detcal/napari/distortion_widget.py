@@ -38,7 +38,7 @@ from qtpy.QtWidgets import (
 
 from detcal.distortion import DistortionMap, calibrate_distortion, find_spots
 from detcal.distortion.options import CalibrateOptions, CorrectOptions
-from detcal.napari._background import add_result, run_step
+from detcal.napari._background import add_result, is_running, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
 
@@ -144,7 +144,7 @@ class DistortionWidget(QWidget):
 
     def _update_buttons(self) -> None:
         for button in (self.correct_button, self.save_button):
-            if not button.__dict__.get("_detcal_busy"):
+            if not is_running(button):
                 button.setEnabled(self.map is not None)
 
     # ------------------------------------------------------------------ actions

@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from detcal.napari._background import add_result, run_step, shapes_to_mask
+from detcal.napari._background import add_result, layer_data, run_step, shapes_to_mask
 from detcal.napari._feedback import report_error, report_status
 from detcal.recipe import Recipe, RecipeError, apply_recipe, chain_behind, save_chain
 
@@ -43,11 +43,6 @@ def _layer_path(layer) -> str | None:
         return str(origin["path"])
     path = getattr(getattr(layer, "source", None), "path", None)
     return str(path) if path else None
-
-
-def _layer_data(layer) -> Any:
-    """Return the full-resolution data of an image or labels layer (lazy stays lazy)."""
-    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
 
 
 def apply_lazily(recipe: Recipe, data: Any, *, progress=None) -> Any:
@@ -190,10 +185,10 @@ class RecipeWidget(QWidget):
         for name in set(self.chain.pending.values()):
             layer = self.viewer.layers[name]
             if layer._type_string == "shapes":
-                shape = _layer_data(raw).shape
+                shape = layer_data(raw).shape
                 arrays[name] = lambda layer=layer, shape=shape: shapes_to_mask(layer, shape)
             else:
-                arrays[name] = _layer_data(layer)
+                arrays[name] = layer_data(layer)
         return arrays
 
     # ------------------------------------------------------------------ save and load
@@ -259,7 +254,7 @@ class RecipeWidget(QWidget):
             report_status(self.status, f"applied the recipe to {name!r}")
 
         run_step(
-            apply_lazily, recipe, _layer_data(layer), desc="Apply recipe",
+            apply_lazily, recipe, layer_data(layer), desc="Apply recipe",
             button=self.apply_layer_button, status=self.status, on_returned=add,
         )  # fmt: skip
 
