@@ -49,7 +49,7 @@ def test_headless_demo_meets_every_ground_truth(tmp_path, capsys, monkeypatch):
     assert "no display found" in printed.err
     findings = json.loads((out / "findings.json").read_text())
     steps = {f["step"] for f in findings}
-    assert {"response", "flatfield", "tomography"} <= steps
+    assert {"response", "flatfield", "diffraction", "distortion", "tomography", "recipe"} <= steps
     failed = [f for f in findings if not f["ok"]]
     assert not failed, failed
     assert code == 0
