@@ -131,6 +131,11 @@ class GriddingBackprojector:
         self._k1 = scale[sample] * (-sin).astype(np.float32)[view]
         self._k2 = scale[sample] * cos.astype(np.float32)[view]
         self._deconv = _deconvolution(self._fine, self.size, self.eps)
+        # the same factors by grid column (output column c is grid column (c - N // 2) % fine),
+        # each twice: for the real and the imaginary part
+        cols = np.zeros(self._fine, dtype=np.float32)
+        cols[(np.arange(self.size) - self.size // 2) % self._fine] = self._deconv
+        self._deconv_cols = np.repeat(cols, 2)
         self._free: queue.SimpleQueue[_Lane] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._n_lanes = 0
@@ -219,7 +224,7 @@ class GriddingBackprojector:
                 rows[...] = filtered[:, lo : lo + self.window]
                 rows = scipy.fft.fft(rows, axis=-1, workers=1, overwrite_x=True)
                 rows *= self._phase[a0:a1]
-            np.take(win.reshape(-1), self._order, out=lane.points)
+            np.take(win.reshape(-1), self._order, out=lane.points, mode="clip")
             self._to_image(lane, out, first, second)
         finally:
             self._free.put(lane)
@@ -230,21 +235,24 @@ class GriddingBackprojector:
         n, fine, d = self.size, self._fine, self._deconv
         neg = n // 2  # modes -neg .. n - neg - 1, the negative ones at the end of the FFT
         for r0 in range(0, fine, _BLOCK):
-            scipy.fft.ifft(
-                grid[r0 : r0 + _BLOCK], axis=1, workers=1, overwrite_x=True, norm="forward"
-            )
+            rows = grid[r0 : r0 + _BLOCK]
+            scipy.fft.ifft(rows, axis=1, workers=1, overwrite_x=True, norm="forward")
+            # the kernel correction along the columns, while the rows are in cache
+            rows.view(np.float32)[...] *= self._deconv_cols
         # output columns c0:c1 are the grid's columns (c0 - neg) % fine onwards: blocks of
-        # the negative modes (at the grid's end) and of the others (at its start)
+        # the negative modes (at the grid's end) and of the others (at its start), copied to
+        # a contiguous buffer and transformed there (a strided transform is twice as slow)
         starts = [*range(0, neg, _BLOCK), *range(neg, n, _BLOCK)]
         for c0, c1 in zip(starts, [*starts[1:], n], strict=True):
             j0 = (c0 - neg) % fine
-            image = scipy.fft.ifft(grid[:, j0 : j0 + c1 - c0], axis=0, workers=1, norm="forward")
+            image = lane.columns[:, : c1 - c0]
+            image[...] = grid[:, j0 : j0 + c1 - c0]
+            image = scipy.fft.ifft(image, axis=0, workers=1, overwrite_x=True, norm="forward")
             for part, index in ((image.real, first), (image.imag, second)):
                 if index is not None:
                     block = out[index, :, c0:c1]
                     np.multiply(part[fine - neg :], d[:neg, None], out=block[:neg])
                     np.multiply(part[: n - neg], d[neg:, None], out=block[neg:])
-                    block *= d[c0:c1]
 
     def reconstruct(
         self,
@@ -327,6 +335,7 @@ class _Lane:
         self.plan.setpts(owner._k1, owner._k2)
         self.padded = np.empty((_BLOCK, owner._length), dtype=np.complex64)
         self.grid = np.empty((owner._fine, owner._fine), dtype=np.complex64)
+        self.columns = np.empty((owner._fine, _BLOCK), dtype=np.complex64)
         self.points = np.empty(n_angles * owner.window, dtype=np.complex64)
         # the window's samples are gathered into the points before the grid is spread into:
         # share the grid's memory if it is large enough
