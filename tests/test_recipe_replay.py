@@ -120,7 +120,7 @@ def _chunks_written(folder: Path, name: str) -> int:
 def _run_and_kill(recipe, source, output, *extra) -> None:
     """Start `detcal apply`, SIGKILL it once some chunks of the output are on disk."""
     cmd = [DETCAL, "apply", str(recipe), str(source), str(output)]
-    proc = subprocess.Popen([*cmd, "--chunks", "1,128,128", *extra], stderr=subprocess.PIPE)
+    proc = subprocess.Popen([*cmd, "--chunks", "1", "128", "128", *extra], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while _chunks_written(output.parent, output.name) < 24:
         assert proc.poll() is None, "the run ended before it could be killed: make data bigger"

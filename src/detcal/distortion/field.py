@@ -66,9 +66,10 @@ def fit_field(
     """
     nodes, start = node_grid(indices, displacements, lattice, shape, smoothing=smoothing)
     coefficients = [ndimage.spline_filter(n, order=3, mode="nearest") for n in nodes]
+    to_index = np.linalg.inv(lattice.vectors).T  # Lattice.indices, for (2, n) positions
 
     def at(points: np.ndarray) -> np.ndarray:
-        where = lattice.indices(points.reshape(2, -1).T).T - start[:, None]
+        where = to_index @ (points.reshape(2, -1) - lattice.origin[:, None]) - start[:, None]
         values = [ndimage.map_coordinates(c, where, order=3, mode="nearest", prefilter=False)
                   for c in coefficients]  # fmt: skip
         return np.stack(values).reshape(points.shape)
@@ -106,10 +107,12 @@ def smooth_map(func, rows: np.ndarray, cols: np.ndarray, *, step: int = COARSE_S
     coarse_c = _coarse(cols, step)
     values = func(np.stack(np.meshgrid(coarse_r, coarse_c, indexing="ij")))
     order_r, order_c = min(3, len(coarse_r) - 1), min(3, len(coarse_c) - 1)
-    return np.stack([
-        RectBivariateSpline(coarse_r, coarse_c, v, kx=order_r, ky=order_c)(rows, cols)
-        for v in values
-    ])  # fmt: skip
+    out = np.empty((2, len(rows), len(cols)))
+    for component, coarse in zip(out, values, strict=True):
+        component[:] = RectBivariateSpline(coarse_r, coarse_c, coarse, kx=order_r, ky=order_c)(
+            rows, cols
+        )
+    return out
 
 
 def _coarse(points: np.ndarray, step: int) -> np.ndarray:
@@ -146,7 +149,9 @@ def node_grid(
     weight = np.bincount(flat, minlength=n_i * n_j).astype(np.float64)
     penalty = _curvature(n_i, n_j)
     system = (sparse.diags(weight) + smoothing * penalty + 1e-9 * sparse.eye(n_i * n_j)).tocsc()
-    solver = splu(system)
+    # symmetric positive definite: no pivoting, and a fill-reducing order for A + A^T
+    solver = splu(system, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0,
+                  options={"SymmetricMode": True})  # fmt: skip
     nodes = np.empty((2, n_i, n_j))
     for axis in range(2):
         rhs = np.bincount(flat, weights=displacements[:, axis], minlength=n_i * n_j)

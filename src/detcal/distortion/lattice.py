@@ -28,6 +28,8 @@ MIN_SPOTS = 9
 _MAX_OFF_GRID = 0.2
 # each spot is indexed from an affine fit to this many indexed neighbours
 _NEIGHBOURS = 8
+# the indexed neighbours are looked for among this many nearest points first
+_SEARCHED = 40
 
 
 @dataclass(frozen=True)
@@ -127,8 +129,9 @@ def index_grid(points) -> GridIndex:
         raise ValueError(
             f"points: found {len(points)} spots, need at least {MIN_SPOTS} (3 x 3) on a grid"
         )
-    vectors = _lattice_vectors(points)
-    rounded, error = _grow(points, vectors)
+    distances, nearest = cKDTree(points).query(points, k=min(_SEARCHED + 1, len(points)))
+    vectors = _lattice_vectors(points, distances[:, :5], nearest[:, :5])
+    rounded, error = _grow(points, vectors, _Neighbours(points, nearest[:, 1:]))
     on_grid = (error <= MAX_ROUNDING_ERROR) & _first_of_each_index(rounded, error)
     if on_grid.sum() < max(MIN_SPOTS, (1 - _MAX_OFF_GRID) * len(points)):
         raise ValueError(
@@ -168,9 +171,12 @@ def fit_lattice(indices: np.ndarray, points: np.ndarray) -> Lattice:
     return Lattice(origin=solution[0], vectors=solution[1:])
 
 
-def _lattice_vectors(points: np.ndarray) -> np.ndarray:
-    """Find the two lattice vectors from the nearest-neighbour vectors of every point."""
-    distances, neighbours = cKDTree(points).query(points, k=min(5, len(points)))
+def _lattice_vectors(points: np.ndarray, distances, neighbours) -> np.ndarray:
+    """Find the two lattice vectors from the nearest-neighbour vectors of every point.
+
+    ``distances`` and ``neighbours`` are each point's nearest points (itself first), as
+    :meth:`scipy.spatial.cKDTree.query` gives them.
+    """
     pitch = np.median(distances[:, 1])
     steps = (points[neighbours[:, 1:]] - points[:, None, :]).reshape(-1, 2)
     length = np.hypot(steps[:, 0], steps[:, 1])
@@ -195,7 +201,9 @@ def _lattice_vectors(points: np.ndarray) -> np.ndarray:
     return vectors
 
 
-def _grow(points: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _grow(
+    points: np.ndarray, vectors: np.ndarray, nearest: _Neighbours
+) -> tuple[np.ndarray, np.ndarray]:
     """Integer indices of the points, grown outwards from the centre with local affine models.
 
     Returns the indices (N, 2) and the final rounding errors (N,) (inf where not indexed).
@@ -211,28 +219,61 @@ def _grow(points: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarr
         radius += pitch
         candidates = np.flatnonzero(~indexed & (distance <= radius))
         if len(candidates):
-            predicted = _local_prediction(points, rounded, indexed, candidates)
-            near = np.rint(predicted)
-            accept = np.abs(predicted - near).max(axis=1) < 0.3
-            rounded[candidates[accept]] = near[accept]
+            near = nearest.indexed(candidates, indexed)
+            predicted = _local_prediction(points, rounded, candidates, near)
+            rounded_now = np.rint(predicted)
+            accept = np.abs(predicted - rounded_now).max(axis=1) < 0.3
+            rounded[candidates[accept]] = rounded_now[accept]
             indexed[candidates[accept]] = True
     error = np.full(len(points), np.inf)
     if indexed.sum() > _NEIGHBOURS:
         which = np.flatnonzero(indexed)
-        check = _local_prediction(points, rounded, indexed, which, leave_out=True)
+        check = _local_prediction(points, rounded, which, nearest.indexed(which, indexed))
         error[which] = np.abs(check - rounded[which]).max(axis=1)
     return rounded, error
 
 
-def _local_prediction(points, rounded, indexed, targets, *, leave_out=False):
-    """Fractional index of each target from an affine fit to its nearest indexed points."""
-    known = np.flatnonzero(indexed)
-    _, near = cKDTree(points[known]).query(points[targets], k=_NEIGHBOURS + int(leave_out))
-    near = known[near[:, int(leave_out) :]]  # a point's nearest known point is itself
+class _Neighbours:
+    """The nearest indexed points of each point (never the point itself).
+
+    ``order`` lists the nearest points of every point (``_SEARCHED``, nearest first, found
+    once); the nearest indexed ones are the first indexed among them, and a k-d tree of the
+    indexed points answers for the few points with too few of them.
+    """
+
+    def __init__(self, points: np.ndarray, order: np.ndarray):
+        self.points = points
+        self.order = order
+
+    def indexed(self, targets: np.ndarray, indexed: np.ndarray) -> np.ndarray:
+        """Return the (len(targets), _NEIGHBOURS) nearest indexed points of each target.
+
+        The targets are all indexed or all not (``indexed`` says which points are).
+        """
+        order = self.order[targets]
+        usable = indexed[order]
+        usable &= np.cumsum(usable, axis=1) <= _NEIGHBOURS
+        enough = usable.sum(axis=1) == _NEIGHBOURS
+        near = np.empty((len(targets), _NEIGHBOURS), dtype=np.intp)
+        near[enough] = order[enough][usable[enough]].reshape(-1, _NEIGHBOURS)
+        if not enough.all():
+            known = np.flatnonzero(indexed)
+            rest = targets[~enough]
+            itself = int(indexed[rest[0]])  # an indexed target is its own nearest indexed point
+            tree = cKDTree(self.points[known])
+            near[~enough] = known[tree.query(self.points[rest], k=_NEIGHBOURS + itself)[1]][
+                :, itself:
+            ]
+        return near
+
+
+def _local_prediction(points, rounded, targets, near):
+    """Fractional index of each target from an affine fit to its neighbours ``near``."""
     offsets = points[near] - points[targets][:, None, :]
     design = np.concatenate([np.ones((*near.shape, 1)), offsets], axis=2)
-    normal = np.einsum("nki,nkj->nij", design, design) + 1e-9 * np.eye(3)
-    rhs = np.einsum("nki,nkj->nij", design, rounded[near])
+    transposed = design.transpose(0, 2, 1)
+    normal = transposed @ design + 1e-9 * np.eye(3)
+    rhs = transposed @ rounded[near]
     return np.linalg.solve(normal, rhs)[:, 0, :]  # the fit's value at the target itself
 
 

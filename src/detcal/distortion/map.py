@@ -172,8 +172,8 @@ class DistortionMap:
         """
         with self._lock:
             if self._resampler is None:
-                corners = self._corners() - 0.5
-                self._resampler = SparseResampler(overlap_matrix(corners, progress=progress))
+                matrix = overlap_matrix(self._corners(), progress=progress)
+                self._resampler = SparseResampler(matrix)
         return self
 
     def correct(self, image, *, preserve: str = "intensity"):

@@ -50,12 +50,15 @@ def spot_signal(image, *, polarity: str = "auto") -> np.ndarray:
     True
     """
     _validate.choice(polarity, "polarity", POLARITIES)
-    signal = np.asarray(image, dtype=np.float64)
+    signal = np.array(image, dtype=np.float64)  # a copy: the clipping is done in place
+    sample = signal[::3, ::3]  # every 9th pixel sets the scale and the skew
     # a few saturated or dead pixels must not set the scale
-    signal = np.clip(signal, *np.percentile(signal[::3, ::3], (0.1, 99.9)))
+    np.clip(signal, *np.percentile(sample, (0.1, 99.9)), out=signal)
     if polarity == "auto":
-        polarity = "bright" if signal.mean() >= np.median(signal) else "dark"
-    return signal if polarity == "bright" else -signal
+        polarity = "bright" if sample.mean() >= np.median(sample) else "dark"
+    if polarity == "dark":
+        np.negative(signal, out=signal)
+    return signal
 
 
 def estimate_spot_diameter(image, *, polarity: str = "auto") -> float:
@@ -87,7 +90,11 @@ def estimate_spot_diameter(image, *, polarity: str = "auto") -> float:
     6
     """
     image = _validate.array(image, "image", ndim=2, axes="(row, col)", min_shape=(8, 8))
-    signal = spot_signal(image, polarity=polarity)
+    return _diameter(spot_signal(image, polarity=polarity))
+
+
+def _diameter(signal: np.ndarray) -> float:
+    """:func:`estimate_spot_diameter` of the :func:`spot_signal` of an image."""
     if np.ptp(signal) == 0:
         raise ValueError("image: no spots found (the image is flat)")
     labels, count = ndimage.label(signal > threshold_otsu(signal))
@@ -184,7 +191,7 @@ def find_spots(
     report(0, 3)
     signal = spot_signal(image, polarity=polarity)
     if spot_diameter is None:
-        diameter = estimate_spot_diameter(image, polarity=polarity)
+        diameter = _diameter(signal)
     else:
         diameter = _validate.positive(spot_diameter, "spot_diameter")
     report(1, 3)
