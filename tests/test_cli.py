@@ -100,30 +100,16 @@ def test_info_help_and_info_start_without_heavy_imports(real_data):
     assert "h5py" in loaded and not {"dask.array", "zarr", "scipy", "napari"} & loaded
 
 
-# command modules whose import still loads their science (owned by other work in progress)
-_HEAVY_YET = {
-    "distortion": "detcal.distortion.options imports peaks and resample (scipy, skimage) for "
-    "two tuples of names",
-}
-
-
-def _command(name: str):
-    reason = _HEAVY_YET.get(name)
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-    return pytest.param(name, marks=marks, id=name)
-
-
 @pytest.mark.parametrize(
     "command",
-    [_command(n) for n in ("tomo", "diffraction", "distortion", "info", "convert", "demo",
-                           "response", "flatfield", "apply")],
+    ["tomo", "diffraction", "distortion", "info", "convert", "demo", "response", "flatfield",
+     "apply"],
 )  # fmt: skip
 def test_command_help_starts_without_heavy_imports(command):
     loaded = _imported_after(f"main([{command!r}, '--help'])")
     assert not HEAVY & loaded, sorted(HEAVY & loaded)
 
 
-@pytest.mark.xfail(strict=True, reason="; ".join(_HEAVY_YET.values()))
 def test_top_level_help_starts_without_heavy_imports():
     loaded = _imported_after("main(['--help'])")
     assert not HEAVY & loaded, sorted(HEAVY & loaded)

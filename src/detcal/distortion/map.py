@@ -21,8 +21,8 @@ from detcal import _validate
 from detcal.distortion import pyfai_file
 from detcal.distortion.field import smooth_map
 from detcal.distortion.lattice import Lattice
+from detcal.distortion.options import PRESERVE
 from detcal.distortion.resample import (
-    PRESERVE,
     SparseResampler,
     corner_positions,
     overlap_matrix,

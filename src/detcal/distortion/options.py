@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from detcal._options import check_options, option
-from detcal.distortion.peaks import POLARITIES
-from detcal.distortion.resample import PRESERVE
+
+#: Spot polarities: bright spots on dark (holes), dark dots on bright, or found from the image.
+POLARITIES = ("auto", "bright", "dark")
+#: What a correction keeps: a flat image flat ("intensity") or the total counts ("counts").
+PRESERVE = ("intensity", "counts")
 
 DEFAULT_SMOOTHING = 0.01
 """Weight of the curvature penalty of the displacement field relative to the spots."""

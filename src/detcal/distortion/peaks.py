@@ -15,9 +15,8 @@ from scipy.spatial import cKDTree
 from skimage.filters import threshold_otsu
 
 from detcal import _validate
+from detcal.distortion.options import POLARITIES
 from detcal.progress import ProgressCallback
-
-POLARITIES = ("auto", "bright", "dark")
 
 # a spot whose integrated signal or size is outside these multiples of the median is rejected
 _SIGNAL_RANGE = (0.75, 1.5)

@@ -27,8 +27,6 @@ from scipy import ndimage
 from detcal.distortion.field import smooth_map
 from detcal.progress import ProgressCallback
 
-PRESERVE = ("intensity", "counts")
-
 # raw pixels per band when building the matrix (the temporaries stay in the CPU caches)
 _BAND_PIXELS = 1 << 14
 # float64 work values per raw pixel of a band: corners (2 x 4), edges (11 x 4), W (4 x 4)
