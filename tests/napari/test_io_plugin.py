@@ -154,7 +154,8 @@ def test_export_widget_writes_ome_zarr_with_metadata(make_napari_viewer, qtbot, 
     viewer = make_napari_viewer()
     data = da.random.default_rng(3).random((4, 1500, 900), chunks=(1, 500, 450))
     params = {"step": "corrected", "params": {"sigma": 50.0, "dark": {"layer": "dark"}}}
-    viewer.add_image(data, name="corrected", metadata={"detcal": params}, scale=(2, 0.5, 0.5))
+    viewer.add_image(data, name="corrected", metadata={"detcal": params}, scale=(2, 0.5, 0.5),
+                     translate=(0.0, 10.0, -4.5))  # fmt: skip
     viewer.add_image(np.zeros((5, 5)), name="other")
     widget = _widget(viewer)
     assert [name for name, _ in widget._layer_choices()] == ["corrected", "other"]
@@ -168,6 +169,11 @@ def test_export_widget_writes_ome_zarr_with_metadata(make_napari_viewer, qtbot, 
     assert [tuple(level.shape) for level in nodes[0].data] == [(4, 1500, 900), (4, 750, 450)]
     assert io.read_metadata(out)["detcal"] == params
     assert [a["scale"] for a in io.read_metadata(out)["axes"]] == [2.0, 0.5, 0.5]
+    # the layer's position is kept: reopened, it sits where it was
+    assert [a.get("translation", 0.0) for a in io.read_metadata(out)["axes"]] == [0, 10, -4.5]
+    (reopened,) = viewer.open(out, plugin="napari-detcal", name="reopened")
+    np.testing.assert_allclose(reopened.translate, (0.0, 10.0, -4.5))
+    np.testing.assert_allclose(reopened.scale, (2.0, 0.5, 0.5))
     np.testing.assert_allclose(np.asarray(nodes[0].data[0][3]), data[3].compute())
     viewer.window._qt_window.resize(1200, 700)
     viewer.screenshot(str(tmp_path.parent / "detcal_export_widget.png"), canvas_only=False)

@@ -29,7 +29,7 @@ SPACE_UNITS = frozenset(
     [p + "meter" for p in _PREFIXES] + ["angstrom", "foot", "inch", "mile", "parsec", "yard"]
 )
 TIME_UNITS = frozenset([p + "second" for p in _PREFIXES] + ["minute", "hour", "day"])
-_KEYS = {"name", "type", "unit", "scale"}
+_KEYS = {"name", "type", "unit", "scale", "translation"}
 
 
 def _one(axis: Any, position: int) -> dict[str, Any]:
@@ -42,7 +42,7 @@ def _one(axis: Any, position: int) -> dict[str, Any]:
     unknown = set(axis) - _KEYS
     if unknown:
         raise ValueError(f"{where} has unknown keys {sorted(unknown)}; allowed: name, type, "
-                         "unit, scale")  # fmt: skip
+                         "unit, scale, translation")  # fmt: skip
     name = axis.get("name")
     if not isinstance(name, str) or not name:
         raise ValueError(f"{where} needs a non-empty name, got {name!r}")
@@ -68,6 +68,15 @@ def _one(axis: Any, position: int) -> dict[str, Any]:
     ):
         raise ValueError(f"{where} scale must be a number > 0, got {scale!r}")
     out["scale"] = float(scale)
+    translation = axis.get("translation", 0.0)
+    if (
+        isinstance(translation, bool)
+        or not isinstance(translation, (int, float))
+        or not math.isfinite(translation)
+    ):
+        raise ValueError(f"{where} translation must be a finite number, got {translation!r}")
+    if translation:
+        out["translation"] = float(translation)
     return out
 
 

@@ -126,9 +126,11 @@ def _axes_of(node) -> list[dict[str, Any]] | None:
         return None
     out = [dict(a) if isinstance(a, dict) else {"name": str(a)} for a in axes]
     for transform in scales[0]["datasets"][0].get("coordinateTransformations", []):
-        if transform.get("type") == "scale" and len(transform["scale"]) == len(out):
-            for axis, value in zip(out, transform["scale"], strict=True):
-                axis["scale"] = float(value)
+        kind = transform.get("type")
+        values = transform.get(kind) if kind in ("scale", "translation") else None
+        if values is not None and len(values) == len(out):
+            for axis, value in zip(out, values, strict=True):
+                axis[kind] = float(value)
     return out
 
 
@@ -193,15 +195,24 @@ def _mean_2x2(block: np.ndarray, accumulator, out_dtype) -> np.ndarray:
 
 
 def _multiscales_attrs(axes: list[dict[str, Any]], nlevels: int, name: str) -> dict[str, Any]:
-    """NGFF multiscales: the axes, and per level the base scale with rows/columns doubled."""
+    """NGFF multiscales: the axes, and per level the base scale with rows/columns doubled.
+
+    A translation (the position of pixel 0's centre) is written per level too: a level-``i``
+    pixel averages ``2**i`` level-0 pixels along rows and columns, so its centre sits
+    ``(2**i - 1) / 2`` level-0 pixels further.
+    """
     ngff_axes = [{k: a[k] for k in ("name", "type", "unit") if k in a} for a in axes]
     base = [a["scale"] for a in axes]
+    shift = [a.get("translation", 0.0) for a in axes]
     datasets = []
     for i in range(nlevels):
-        scale = base[:-2] + [base[-2] * 2**i, base[-1] * 2**i]
-        datasets.append(
-            {"path": str(i), "coordinateTransformations": [{"type": "scale", "scale": scale}]}
-        )
+        factor = [1] * (len(axes) - 2) + [2**i, 2**i]
+        scale = [b * f for b, f in zip(base, factor, strict=True)]
+        transforms: list[dict[str, Any]] = [{"type": "scale", "scale": scale}]
+        if any(shift):
+            offset = [t + b * (f - 1) / 2 for t, b, f in zip(shift, base, factor, strict=True)]
+            transforms.append({"type": "translation", "translation": offset})
+        datasets.append({"path": str(i), "coordinateTransformations": transforms})
     return {"name": name, "axes": ngff_axes, "datasets": datasets}
 
 

@@ -101,7 +101,7 @@ class ExportWidget(QWidget):
             desc=f"Export {layer.name}",
             overwrite=self.overwrite.value,
             attrs=layer_attrs(layer.metadata),
-            axes=layer_axes(layer.ndim, layer.axis_labels, layer.scale),
+            axes=layer_axes(layer.ndim, layer.axis_labels, layer.scale, layer.translate),
             labels=isinstance(layer, Labels),
             on_returned=self._done,
             cancel_button=self.cancel_button,

@@ -90,7 +90,7 @@ def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None
 
 
 def _axes_kwargs(axes: list | None, ndim: int) -> dict[str, Any]:
-    """Return ``axis_labels`` (and ``scale`` when not all 1) from ``read_metadata``'s axes."""
+    """Return ``axis_labels`` (``scale``, ``translate`` when set) from the file's axes."""
     axes = [a for a in axes or [] if isinstance(a, dict) and a.get("name")]
     if len(axes) != ndim:
         return {}
@@ -98,6 +98,9 @@ def _axes_kwargs(axes: list | None, ndim: int) -> dict[str, Any]:
     scale = tuple(float(a.get("scale", 1.0)) for a in axes)
     if any(value != 1.0 for value in scale):
         kwargs["scale"] = scale
+    translate = tuple(float(a.get("translation", 0.0)) for a in axes)
+    if any(translate):
+        kwargs["translate"] = translate
     return kwargs
 
 

@@ -36,7 +36,10 @@ def layer_attrs(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def layer_axes(
-    ndim: int, axis_labels: Sequence[str] | None, scale: Sequence[float] | None
+    ndim: int,
+    axis_labels: Sequence[str] | None,
+    scale: Sequence[float] | None,
+    translate: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
     """Describe a layer's axes for :func:`detcal.io.save_array` (``axes=``).
 
@@ -51,11 +54,13 @@ def layer_axes(
         ``layer.axis_labels``.
     scale : sequence of float or None
         ``layer.scale``.
+    translate : sequence of float or None
+        ``layer.translate`` (written as the NGFF translation).
 
     Returns
     -------
     list of dict
-        One ``{"name", "scale"[, "type"]}`` per axis.
+        One ``{"name", "scale"[, "type", "translation"]}`` per axis.
 
     Examples
     --------
@@ -71,6 +76,8 @@ def layer_axes(
     for i in range(ndim):
         axis: dict[str, Any] = {"name": defaults[i] if napari_default else str(labels[i])}
         axis["scale"] = float(scale[i]) if scale is not None else 1.0
+        if translate is not None and translate[i]:
+            axis["translation"] = float(translate[i])
         if i >= ndim - 2 and not napari_default:
             axis["type"] = "space"
         axes.append(axis)
@@ -84,7 +91,7 @@ def _write(path: str, data: Any, meta: dict[str, Any], *, labels: bool) -> list[
     if meta.get("multiscale"):
         data = data[0]
     attrs = layer_attrs(meta.get("metadata"))
-    axes = layer_axes(data.ndim, meta.get("axis_labels"), meta.get("scale"))
+    axes = layer_axes(data.ndim, meta.get("axis_labels"), meta.get("scale"), meta.get("translate"))
     save_array(data, out, overwrite=True, attrs=attrs, labels=labels, axes=axes)
     prefer_detcal_reader()
     return [str(out)]
