@@ -7,18 +7,26 @@
 2. ``response gaussian``: smoothing the same 50 planes with sigma 50; ours = ``gaussian_smooth``
    (low-rank spectral), peer = ``scipy.ndimage.gaussian_filter(mode="nearest", truncate=4)``
    plane by plane; the peer's note gives our error relative to SciPy on plane 0.
-3. ``response out-of-core``: a uint16 OME-Zarr sweep, 1024 x 1024 planes, 4 GiB at "full"
-   (2048 planes), made lazily once; fit (synchronous scheduler: BLAS uses both cores), then
-   correct the whole stack Zarr -> float32 OME-Zarr (threaded scheduler, 2 threads), 8-plane
-   chunks; the peak RSS column shows the memory used.
-4. ``response correct Zarr->Zarr``: ``correct_image`` (gains, dark, flat) streamed from a
+3. ``response fit Zarr``: ``fit_response`` of a (256, 1024, 1024) uint16 Zarr sweep (8-plane
+   chunks, out of core) against a plain dask read + sum of the same Zarr, both on dask's
+   threaded scheduler (2 threads). Target: ours >= 0.5x the plain read's throughput.
+4. ``response fit Zarr, busy machine``: the same with a CPU-burning process pinned to one of
+   the cores (``os.sched_setaffinity``) beside each side.
+5. ``response out-of-core``: a uint16 OME-Zarr sweep, 1024 x 1024 planes, 4 GiB at "full"
+   (2048 planes), made lazily once; fit, then correct the whole stack Zarr -> float32 OME-Zarr
+   (threaded scheduler, 2 threads), 8-plane chunks; the peak RSS column shows the memory used.
+6. ``response correct Zarr->Zarr``: ``correct_image`` (gains, dark, flat) streamed from a
    (256, 1024, 1024) uint16 Zarr to Zarr with ``save_array``; peer = a plain dask copy of the
-   same data cast to float32 through the same ``save_array``. Target: ours >= 0.5x the copy.
+   same data cast to float32 through the same ``save_array``. Target: ours >= 0.9x the copy.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import subprocess
+import sys
 import time
 
 import dask
@@ -79,8 +87,11 @@ def _fit_peer(inputs) -> str:
     if ours_path.exists():
         ours = np.load(ours_path)
         both = np.isfinite(ours) & np.isfinite(gains)
-        rel = np.abs(ours[both] / gains[both] - 1).max()
-        note += f"; max |ours/detectorcal - 1| = {rel:.1e} on {both.sum()} pixels"
+        rel = np.abs(ours[both] / gains[both] - 1)
+        note += (
+            f"; |ours/detectorcal - 1| median {np.median(rel):.1e}, max {rel.max():.1e} "
+            f"on {both.sum()} pixels"
+        )
     return note
 
 
@@ -146,6 +157,45 @@ def _zarr_setup(shape):
     return path, dark_path
 
 
+@contextlib.contextmanager
+def _busy_core(busy: bool):
+    """Keep one core busy with a CPU-burning process (pinned to it) while the block runs."""
+    if not busy:
+        yield
+        return
+    code = "import os; os.sched_setaffinity(0, {0})\nwhile True: pass"
+    burner = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        yield
+    finally:
+        burner.kill()
+        burner.wait()
+
+
+def _read_setup(size: str):
+    path, dark_path = _zarr_setup(COPY_SHAPES[size])
+    open_array(path).sum().compute()  # imports and page cache warm for both sides
+    return {"path": path, "dark": np.load(dark_path)}
+
+
+def _fit_zarr(inputs, busy: bool) -> str:
+    sweep = open_array(inputs["path"])
+    with _busy_core(busy), dask.config.set(scheduler="threads", num_workers=2):
+        start = time.perf_counter()
+        fit_response(sweep, dark=inputs["dark"])
+        seconds = time.perf_counter() - start
+    return f"{sweep.nbytes / 2**20 / seconds:.0f} MiB/s; load {os.getloadavg()[0]:.1f}"
+
+
+def _read_zarr(inputs, busy: bool) -> str:
+    sweep = open_array(inputs["path"])
+    with _busy_core(busy), dask.config.set(scheduler="threads", num_workers=2):
+        start = time.perf_counter()
+        sweep.sum(axis=0, dtype=np.float64).compute()
+        seconds = time.perf_counter() - start
+    return f"{sweep.nbytes / 2**20 / seconds:.0f} MiB/s; load {os.getloadavg()[0]:.1f}"
+
+
 def _big_setup(size: str):
     path, dark_path = _zarr_setup(BIG_SHAPES[size])
     out = work_dir() / "response_big_corrected.zarr"
@@ -156,11 +206,9 @@ def _big_setup(size: str):
 def _big_ours(inputs) -> str:
     sweep = open_array(inputs["path"], chunks=(CHUNK_PLANES, -1, -1))
     start = time.perf_counter()
-    # the fit's matrix products already use both cores (BLAS): one block at a time
-    with dask.config.set(scheduler="synchronous"):
-        gains = fit_response(sweep, dark=inputs["dark"])
-    fitted = time.perf_counter() - start
     with dask.config.set(scheduler="threads", num_workers=2):
+        gains = fit_response(sweep, dark=inputs["dark"])
+        fitted = time.perf_counter() - start
         corrected = correct_image(sweep, gains, dark=inputs["dark"])
         save_array(corrected, inputs["out"], overwrite=True)
     gib = sweep.nbytes / 2**30
@@ -224,6 +272,20 @@ def cases(size: str) -> list[Case]:
             peer_name="scipy.ndimage",
             peer=_gauss_peer,
             peer_import="scipy",
+        ),
+        Case(
+            f"response fit Zarr {_name(COPY_SHAPES[size])} uint16",
+            lambda: _read_setup(size),
+            lambda inputs: _fit_zarr(inputs, busy=False),
+            peer_name="dask read + sum (same Zarr)",
+            peer=lambda inputs: _read_zarr(inputs, busy=False),
+        ),
+        Case(
+            f"response fit Zarr {_name(COPY_SHAPES[size])} uint16, one core busy",
+            lambda: _read_setup(size),
+            lambda inputs: _fit_zarr(inputs, busy=True),
+            peer_name="dask read + sum, one core busy",
+            peer=lambda inputs: _read_zarr(inputs, busy=True),
         ),
         Case(
             f"response out-of-core fit+correct {_name(BIG_SHAPES[size])} uint16 Zarr",

@@ -475,3 +475,16 @@ def test_dark_stack_and_pyramid(small_mosaic):
     expected = (half - block_mean(b.darkfield, (24, 24))) / block_mean(b.flatfield, (24, 24))
     np.testing.assert_allclose(out[1].compute(), expected, rtol=1e-5)
     np.testing.assert_allclose(out[0].compute(), apply_flatfield(image, b), rtol=1e-6)
+
+
+def test_apply_keep_dtype_clips_and_rounds_like_rint():
+    # values below 0, above the dtype's maximum and exactly half-way between integers
+    flat = np.full((1, 6), 0.5, np.float32)
+    image = np.array([[[0, 3, 5, 7, 250, 255]]], np.uint8)
+    dark = np.full((1, 6), 4.0, np.float32)
+    expected = np.clip(np.rint((image.astype(np.float32) - dark) / flat - 0.5), 0, 255)
+    for data in (image, da.from_array(image, chunks=(1, 1, 4))):
+        out = np.asarray(apply_flatfield(data, Profiles(flat, dark, 0.5), keep_dtype=True))
+        assert out.dtype == np.uint8
+        np.testing.assert_array_equal(out, expected.astype(np.uint8))
+    assert expected.min() == 0 and expected.max() == 255  # both bounds were reached

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from detcal.filters.gaussian import gaussian_smooth
+from detcal.filters.gaussian import DecimatedGaussian, decimation_factor, gaussian_smooth
 
 
 def _scipy(x, sigma, truncate=4.0):
@@ -103,3 +103,70 @@ def test_bad_input():
         gaussian_smooth(np.ones((5, 5)), 1.0, truncate=-1)
     with pytest.raises(TypeError, match="complex"):
         gaussian_smooth(np.ones((5, 5), dtype=complex), 1.0)
+
+
+# ---------------------------------------------------------------- decimated smoothing
+
+
+def _decimated(x, sigma, offset=None):
+    smoother = DecimatedGaussian(x.shape[-2:], sigma)
+    coef = None if offset is None else smoother.coarse(offset[None])
+    grid = smoother.grid(x, coef)
+    return smoother.rows(grid, 0, x.shape[-2]).transpose(1, 0, 2)
+
+
+@pytest.mark.parametrize(("shape", "sigma"), [((2, 300, 260), 50.0), ((1, 203, 257), 30.0)])
+def test_decimated_matches_scipy_on_noisy_counts(shape, sigma):
+    # a detector's counts: a smooth beam times a 5% pixel-to-pixel response, odd sizes
+    x = _smooth_field(shape) * (1 + 0.05 * np.random.default_rng(7).standard_normal(shape))
+    rel = np.abs(_decimated(x, sigma) / _scipy(x, sigma) - 1)
+    assert np.median(rel) < 3e-5
+    assert rel.max() < 3e-4
+
+
+def test_decimated_matches_scipy_on_smooth_data():
+    x = _smooth_field((1, 256, 320))
+    rel = np.abs(_decimated(x, 50.0) / _scipy(x, 50.0) - 1)
+    assert rel.max() < 5e-5
+
+
+def test_decimated_edges_are_exact():
+    # nearest-value edges give the edge pixels about half of the weight next to them: a
+    # bright first row and a dark last column must come out as SciPy has them
+    x = _smooth_field((1, 256, 240))
+    x[:, 0, :] *= 3
+    x[:, :, -1] *= 0.2
+    x[:, 100, 100] = 5e4  # and a hot pixel inside
+    ref = _scipy(x, 50.0)
+    assert np.abs(_decimated(x, 50.0) / ref - 1).max() < 5e-5
+
+
+def test_decimated_offset_is_subtracted():
+    rng = np.random.default_rng(8)
+    x = rng.uniform(1000, 2000, (3, 200, 208)).astype(np.uint16)
+    dark = rng.uniform(90, 110, (200, 208)).astype(np.float32)
+    expected = _decimated(x.astype(np.float32) - dark, 30.0)
+    assert np.allclose(_decimated(x, 30.0, offset=dark), expected, rtol=1e-5, atol=1e-2)
+
+
+def test_decimated_rows_are_any_band():
+    x = _smooth_field((2, 240, 200)) * (1 + 0.02 * np.random.default_rng(9).random((2, 240, 200)))
+    smoother = DecimatedGaussian((240, 200), 40.0)
+    grid = smoother.grid(x)
+    whole = smoother.rows(grid, 0, 240)
+    for start, stop in [(0, 1), (7, 13), (100, 240), (239, 240)]:
+        assert np.array_equal(smoother.rows(grid, start, stop), whole[start:stop])
+        lo, hi = smoother.span(start, stop)
+        # each value is a weighted mean of the grid's rows lo:hi (bounds the band)
+        assert whole[start:stop].min() >= grid[lo:hi].min() - 1e-3
+
+
+@pytest.mark.parametrize(
+    ("shape", "sigma", "truncate"),
+    [((1024, 1024), 20.0, 4.0), ((60, 1024), 50.0, 4.0), ((1024, 1024), 50.0, 3.0)],
+)
+def test_decimation_needs_wide_kernel_large_planes_and_smooth_truncation(shape, sigma, truncate):
+    assert decimation_factor(shape, sigma, truncate) == 0
+    with pytest.raises(ValueError, match="sigma"):
+        DecimatedGaussian(shape, sigma, truncate)
+    assert decimation_factor((1024, 1024), 50.0) == 8

@@ -10,6 +10,7 @@ import pytest
 import tifffile
 from scipy import ndimage
 
+from detcal.filters.gaussian import decimation_factor
 from detcal.progress import StepCancelled
 from detcal.response import FitQuality, correct_image, fit_response
 from detcal.sample_data.sweep import make_sweep
@@ -133,6 +134,42 @@ def test_fit_matches_detectorcal_on_sample_sweep():
     smoothed = gaussian_smooth(m, sigma=50, verbose=False)
     theirs = sequential_fit(m, smoothed, cutoff=300)
     assert np.allclose(ours, theirs, rtol=1e-4)
+
+
+def _exact_smoothing(monkeypatch):
+    """Make fit_response smooth with the exact filter instead of the decimated one."""
+    monkeypatch.setattr("detcal.response.fit._smoother", lambda shape, sigma: None)
+
+
+def test_decimated_fit_equals_the_exact_fit(sample, fitted, monkeypatch):
+    gains, quality = fitted
+    assert decimation_factor(sample.volume.shape[1:], 50.0) > 0  # the fixture's fit used it
+    _exact_smoothing(monkeypatch)
+    exact, exact_quality = fit_response(sample.volume, dark=sample.dark, return_quality=True)
+    rel = np.abs(gains / exact - 1)
+    assert np.median(rel) <= 1e-5
+    assert rel.max() <= 1e-4
+    assert np.array_equal(quality.n_points, exact_quality.n_points)  # same planes masked
+    rms = np.abs(quality.residual_rms / exact_quality.residual_rms - 1)
+    assert np.median(rms) < 1e-3
+    assert np.abs(quality.r_squared - exact_quality.r_squared).max() < 1e-5
+
+
+@pytest.mark.parametrize("cutoff", [0.0, 50.0])
+def test_real_data_fit_decimated_equals_exact(real_data, monkeypatch, cutoff):
+    """Real projections (sharp sample edges) and the real flat as a sweep."""
+    ct, dark, flat, _ = _real(real_data)
+    volume = np.concatenate([ct, flat[None].astype(np.uint16)])
+    assert decimation_factor(volume.shape[1:], 50.0) > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fast = fit_response(volume, dark=dark, cutoff=cutoff)
+        _exact_smoothing(monkeypatch)
+        exact = fit_response(volume, dark=dark, cutoff=cutoff)
+    assert np.array_equal(np.isnan(fast), np.isnan(exact))
+    both = np.isfinite(exact)
+    assert both.mean() > 0.9
+    assert np.median(np.abs(fast[both] / exact[both] - 1)) <= 1e-5
 
 
 # ---------------------------------------------------------------- dask

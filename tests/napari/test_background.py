@@ -80,9 +80,7 @@ def test_the_qt_progress_bar_moves_while_the_step_runs(make_napari_viewer, qtbot
     qtbot.waitUntil(bar_moved, timeout=10000)
     assert _qt_bars(viewer)[0].qt_progress_bar.maximum() == 40
     assert not log  # read mid-run
-    with qtbot.waitSignal(worker.finished, timeout=20000):
-        pass
-    assert log == ["cleaned up"]
+    qtbot.waitUntil(lambda: log == ["cleaned up"], timeout=20000)
 
 
 def test_cancel_waits_for_the_step_to_end_and_says_so(qtbot):
@@ -111,17 +109,18 @@ def test_cancel_waits_for_the_step_to_end_and_says_so(qtbot):
 def test_one_run_per_button_and_each_run_releases_only_its_own_cancel(qtbot):
     first_log, second_log = [], []
     button_a, button_b, cancel = QPushButton("A"), QPushButton("B"), QPushButton("Cancel")
-    first = run_step(_steps(3, 0.05, first_log), desc="A", button=button_a, cancel_button=cancel)
+    # signals are awaited from before the work can end (a fast step may finish at once)
+    first = run_step(_steps(3, 0.05, first_log), desc="A", button=button_a, cancel_button=cancel,
+                     start=False)  # fmt: skip
     assert run_step(_count_to, 3, desc="A again", button=button_a) is None  # nothing started
     second = run_step(_steps(40, 0.05, second_log), desc="B", button=button_b,
                       cancel_button=cancel)  # fmt: skip
     with qtbot.waitSignal(first.finished, timeout=10000):
-        pass
+        first.start()
     assert button_a.isEnabled() and not button_b.isEnabled()
     assert cancel.isEnabled()  # the second run still holds it
-    cancel.click()
     with qtbot.waitSignal(second.finished, timeout=10000):
-        pass
+        cancel.click()
     assert second_log == ["cleaned up"] and second.step.latest[0] < 40
     assert not cancel.isEnabled() and button_b.isEnabled()
 
@@ -132,9 +131,8 @@ def test_napari_task_manager_cancel_goes_through_the_step(qtbot):
     worker = run_step(_steps(100, 0.02, log), desc="quit me")
     worker.aborted.connect(lambda: aborted.append(list(log)))
     qtbot.waitUntil(lambda: worker.step.latest[0] >= 2, timeout=10000)
-    worker.quit()
     with qtbot.waitSignal(worker.finished, timeout=10000):
-        pass
+        worker.quit()
     assert aborted == [["cleaned up"]] and worker.step.latest[0] < 100
 
 
@@ -154,9 +152,9 @@ def test_errors_show_one_way_on_the_status_line(qtbot):
                               "replace it")  # fmt: skip
 
     status = QLabel()
-    worker = run_step(broken, desc="Export", status=status)
+    worker = run_step(broken, desc="Export", status=status, start=False)
     with qtbot.waitSignal(worker.finished, timeout=10000):
-        pass
+        worker.start()
     assert status.text() == "path '/x.zarr' exists; tick \"Overwrite\" to replace it"
     assert status.property("detcal_state") == "error"
 
@@ -239,9 +237,8 @@ def test_a_cancelled_step_never_reaches_returned(qtbot):
     worker = run_step(endless, desc="endless", cancel_button=cancel)
     worker.returned.connect(returned.append)
     assert stop.wait(10)
-    cancel.click()
     with qtbot.waitSignal(worker.aborted, timeout=10000):
-        pass
+        cancel.click()
     assert not returned
     with pytest.raises(StepCancelled):
         worker.step.progress(1, 1)

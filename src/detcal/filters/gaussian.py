@@ -18,11 +18,27 @@ frequencies dropped carry only the truncated kernel's tiny side lobes, so the re
 from SciPy's by about 1e-6 of the signal. When ``sigma`` is small the direct filter is cheaper,
 and when ``truncate`` is below about 3.5 the side lobes are too large to drop: SciPy's filter is
 used then.
+
+Decimated smoothing. The per-pixel fit of a sweep needs the smoothed planes pixel by pixel but
+reads them once: :class:`DecimatedGaussian` computes them from block sums of ``f x f`` pixels
+(``f`` about ``sigma / 6``), so the full-resolution work is one pass of block sums and a 4-tap
+cubic B-spline read-out, done band of rows by band of rows while the band is in cache. Along
+one axis the filter is ``E = G + t0 e0^T + t1 e1^T``: ``t0``, ``t1`` are its columns for
+the first and last pixel (with the weights that the edge extension folds onto them) and ``G``
+the rest, the Gaussian on the pixels in between (smooth in both indices). ``G`` is
+approximated as ``W M D``: ``D`` sums blocks (without the edge pixels),
+``W`` is the B-spline basis and the small matrix ``M`` is the least-squares best for inputs
+smooth at scale ``0.4 sigma`` plus 0.1% white noise (the output is within about 1e-5 of
+SciPy's, smooth or noisy). The edge terms are exact: the first and last rows and columns are
+smoothed along their length at full resolution and enter through the same B-spline
+coefficients, so the edge pixels' large weight (about half of the output next to them) costs
+no accuracy.
 """
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import dask.array as da
 import numpy as np
@@ -30,6 +46,12 @@ from scipy import ndimage
 
 _SPECTRUM_FLOOR = 1e-9  # frequencies where the Gaussian's spectrum is below this are dropped
 _SIDE_LOBE_LIMIT = 1e-4  # ... unless the truncated kernel's spectrum there is above this
+_PIXELS_PER_SIGMA = 6.0  # decimation factor: one coarse cell per sigma / 6 pixels ...
+_MIN_FACTOR = 4  # ... and at least 4 (below that the exact filter is about as cheap)
+_MIN_CELLS = 8  # cells per axis at least, else the exact filter is used
+_PRIOR_LENGTH = 0.4  # smooth-input prior: correlation length in sigmas ...
+_PRIOR_NOISE = 1e-3  # ... plus white noise of this relative variance
+_COLUMN_CHUNK = 128  # columns read out per matrix product
 
 
 def gaussian_smooth(image, sigma: float, *, truncate: float = 4.0):
@@ -152,3 +174,236 @@ def _factors(n: int, sigma: float, truncate: float, dtype_char: str):
     expand.setflags(write=False)
     reduce.setflags(write=False)
     return expand, reduce
+
+
+def decimation_factor(shape: tuple[int, int], sigma: float, truncate: float = 4.0) -> int:
+    """Return the block size that :class:`DecimatedGaussian` uses, 0 when it does not apply.
+
+    Decimation needs a wide Gaussian (``sigma >= 24``: blocks of at least 4 pixels, at most
+    ``sigma / 6``), a kernel truncated far out (``truncate >= 3.5``, so that it is smooth) and
+    at least 8 blocks along each axis.
+
+    Examples
+    --------
+    >>> decimation_factor((1024, 1024), 50.0), decimation_factor((48, 40), 50.0)
+    (8, 0)
+    """
+    factor = int(sigma / _PIXELS_PER_SIGMA)
+    if factor < _MIN_FACTOR or truncate < 3.5 or min(shape) < _MIN_CELLS * factor:
+        return 0
+    return factor
+
+
+class DecimatedGaussian:
+    """Gaussian smoothing of (plane, row, col) blocks through block sums, read out by bands.
+
+    Equal (to about 1e-5 of the signal, 1e-4 at worst) to
+    ``scipy.ndimage.gaussian_filter(planes, (0, sigma, sigma), mode="nearest",
+    truncate=truncate)``. :meth:`grid` does the work on the whole block (one pass of block
+    sums, then small matrix products); :meth:`rows` reads out any band of rows at full
+    resolution (4 products per pixel), so that the caller can use it while it is in cache.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        (row, col) of the planes.
+    sigma : float
+        Standard deviation of the Gaussian in pixels; :func:`decimation_factor` must be > 0.
+    truncate : float, default 4.0
+        Kernel radius in standard deviations (SciPy's meaning).
+
+    Raises
+    ------
+    ValueError
+        When decimation does not apply (:func:`decimation_factor` is 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import ndimage
+    >>> x = 1000 + 100 * np.random.default_rng(0).random((2, 256, 200))  # noisy counts
+    >>> smoother = DecimatedGaussian((256, 200), 30.0)
+    >>> bands = smoother.rows(smoother.grid(x), 0, 256)  # (row, plane, col)
+    >>> ref = ndimage.gaussian_filter(x, (0, 30, 30), mode="nearest", truncate=4)
+    >>> bool(np.allclose(bands.transpose(1, 0, 2), ref, rtol=1e-4))
+    True
+    """
+
+    def __init__(self, shape: tuple[int, int], sigma: float, truncate: float = 4.0):
+        factor = decimation_factor(shape, sigma, truncate)
+        if not factor:
+            raise ValueError(
+                f"sigma: {sigma!r} is too small for decimated smoothing of {tuple(shape)} planes"
+            )
+        self.factor = factor
+        self._rows = _decimated_axis(int(shape[0]), float(sigma), float(truncate), factor)
+        self._cols = _decimated_axis(int(shape[1]), float(sigma), float(truncate), factor)
+        self._sigma, self._truncate = float(sigma), float(truncate)
+
+    def grid(self, planes: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+        """Smooth ``planes`` (minus an offset) down to B-spline coefficients along rows.
+
+        Parameters
+        ----------
+        planes : numpy.ndarray
+            (plane, row, col) of any real dtype (uint16 counts are summed exactly).
+        offset : numpy.ndarray, optional
+            ``coarse(plane[None])`` of a (row, col) plane to subtract from every plane (a
+            dark), computed once for many calls.
+
+        Returns
+        -------
+        numpy.ndarray
+            (coefficient, plane, col) float32, for :meth:`rows`.
+        """
+        coef = self.coarse(planes)
+        if offset is not None:
+            coef -= offset
+        cols = self._cols
+        flat = coef.reshape(-1, coef.shape[2])
+        out = np.empty((flat.shape[0], cols.basis.shape[0]), np.float32)
+        for start in range(0, out.shape[1], _COLUMN_CHUNK):  # banded: 4 non-zeros per column
+            stop = min(start + _COLUMN_CHUNK, out.shape[1])
+            lo, hi = cols.first[start], cols.last[stop - 1] + 1
+            out[:, start:stop] = flat[:, lo:hi] @ cols.basis_t[lo:hi, start:stop]
+        return out.reshape(coef.shape[0], coef.shape[1], -1)
+
+    def rows(
+        self, grid: np.ndarray, start: int, stop: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Return the smoothed rows ``start:stop`` as a (row, plane, col) float32 array.
+
+        ``out``, if given, is a C-contiguous float32 array of that shape to fill.
+        """
+        basis = self._rows
+        lo, hi = self.span(start, stop)
+        shape = (stop - start, grid.shape[1], grid.shape[2])
+        if out is None:
+            out = np.empty(shape, np.float32)
+        weights = basis.basis[start:stop, lo:hi]
+        np.matmul(weights, grid[lo:hi].reshape(hi - lo, -1), out=out.reshape(shape[0], -1))
+        return out
+
+    def span(self, start: int, stop: int) -> tuple[int, int]:
+        """Return the grid's coefficient rows ``lo:hi`` that rows ``start:stop`` are made of.
+
+        Each smoothed value is a weighted mean (weights >= 0, summing to 1) of these rows of
+        :meth:`grid` at its plane and column: their minimum bounds the band from below.
+        """
+        return int(self._rows.first[start]), int(self._rows.last[stop - 1]) + 1
+
+    def coarse(self, planes: np.ndarray) -> np.ndarray:
+        """Return the (coefficient row, plane, coefficient col) float32 B-spline coefficients.
+
+        The smoothed planes are ``basis_rows @ coef[:, k] @ basis_cols.T``; linear in
+        ``planes``.
+        """
+        planes = np.asarray(planes)
+        rows, cols = self._rows, self._cols
+        # block sums without the edge pixels (they enter through the exact edge terms)
+        along_rows = _block_sums(planes, self.factor, -2)
+        along_rows[:, 0] -= planes[:, 0]
+        along_rows[:, -1] -= planes[:, -1]
+        summed = _block_sums(along_rows, self.factor, -1)
+        summed[:, :, 0] -= along_rows[:, :, 0]
+        summed[:, :, -1] -= along_rows[:, :, -1]
+        summed = summed[:, : rows.middle.shape[1], : cols.middle.shape[1]]
+        n_planes, n_blocks = summed.shape[:2]
+        half = (summed.reshape(-1, summed.shape[2]) @ cols.middle.T).reshape(n_planes, n_blocks, -1)
+        half = np.ascontiguousarray(half.transpose(1, 0, 2)).reshape(n_blocks, -1)
+        coef = (rows.middle @ half).reshape(rows.middle.shape[0], n_planes, -1)
+        # the edge rows and columns, smoothed exactly along their length (E, folded edges in)
+        along_r = self._along(planes[:, [0, -1], :], cols)
+        edges_c = planes[:, :, [0, -1]].transpose(0, 2, 1).astype(np.float32)
+        along_c = self._along(edges_c, rows)
+        # a column's own edge pixels are in the row terms: keep G (unfolded) of the columns
+        along_c -= edges_c[:, :, :1] * rows.tails[0] + edges_c[:, :, -1:] * rows.tails[1]
+        # coef += tail_r (x) fit(along_r) + fit(along_c) (x) tail_c, for both edges
+        coef += np.einsum("ek,pec->kpc", rows.tail_coef, along_r @ cols.fit.T)
+        coef += np.einsum("pek,ec->kpc", along_c @ rows.fit.T, cols.tail_coef)
+        return coef
+
+    def _along(self, lines: np.ndarray, axis: _Axis) -> np.ndarray:
+        """Smooth (..., n) lines along their length (SciPy's filter, edges extended)."""
+        lines = lines.astype(np.float32)
+        n = lines.shape[-1]
+        factors = _factors(n, self._sigma, self._truncate, "f")
+        if factors is None:
+            return ndimage.gaussian_filter1d(
+                lines, self._sigma, axis=-1, mode="nearest", truncate=self._truncate
+            )
+        expand, reduce = factors
+        flat = lines.reshape(-1, n)
+        return ((flat @ reduce.T) @ expand.T).reshape(lines.shape)
+
+
+class _Axis(NamedTuple):
+    """One axis of :class:`DecimatedGaussian` (float32 matrices, read-only)."""
+
+    middle: np.ndarray  # (coefficients, blocks): block sums -> B-spline coefficients
+    basis: np.ndarray  # (n, coefficients) cubic B-splines, 4 non-zeros per row
+    basis_t: np.ndarray  # its transpose, contiguous
+    fit: np.ndarray  # (coefficients, n) least-squares B-spline fit of a line
+    tails: np.ndarray  # (2, n) weights folded onto the first and the last pixel
+    tail_coef: np.ndarray  # (2, coefficients) their B-spline coefficients
+    first: np.ndarray  # (n,) first non-zero coefficient of each row of ``basis``
+    last: np.ndarray  # (n,) last one
+
+
+@functools.lru_cache(maxsize=8)
+def _decimated_axis(n: int, sigma: float, truncate: float, factor: int) -> _Axis:
+    """Build the matrices of one axis (see the module docstring)."""
+    radius = int(truncate * sigma + 0.5)
+    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    # the filter's whole weight on the first pixel (with what the edge extension folds onto
+    # it): sum of g(t) for t <= -i; on the last pixel, its mirror image
+    folded = np.concatenate([np.cumsum(taps)[: radius + 1][::-1], np.zeros(max(0, n - radius))])
+    tails = np.stack([folded[:n], folded[:n][::-1]])
+    n_blocks = -(-n // factor)
+    blocks = np.zeros((n, n_blocks))
+    blocks[np.arange(n), np.arange(n) // factor] = 1.0
+    blocks[[0, -1]] = 0.0  # D^T: block sums without the edge pixels (exact terms) ...
+    blocks = blocks[:, blocks.any(axis=0)]  # ... and without a block holding only the last
+    # prior covariance of the input: smooth at 0.4 sigma, plus white noise
+    length = _PRIOR_LENGTH * sigma
+    prior = np.exp(-0.5 * (np.arange(-int(4 * length), int(4 * length) + 1) / length) ** 2)
+    cov_d = ndimage.correlate1d(blocks, prior, axis=0, mode="constant") + _PRIOR_NOISE * blocks
+    cov_dd = np.add.reduceat(cov_d * blocks.any(axis=1)[:, None], np.arange(0, n, factor))
+    cov_dd = cov_dd[: blocks.shape[1]]
+    cov_d[[0, -1]] = 0.0  # G has no edge columns
+    target = ndimage.correlate1d(cov_d, taps, axis=0, mode="constant")  # G K D^T
+    # cubic B-splines centred on the blocks' centres, two beyond each end
+    centres = (np.arange(-2, n_blocks + 2) + 0.5) * factor - 0.5
+    dist = np.abs(np.arange(n)[:, None] - centres[None, :]) / factor
+    basis = np.where(dist < 1, 2 / 3 - dist**2 + dist**3 / 2, np.clip(2 - dist, 0, None) ** 3 / 6)
+    basis = basis[:, basis.any(axis=0)]
+    fit = np.linalg.solve(basis.T @ basis, basis.T)  # pinv(W)
+    middle = np.linalg.solve(cov_dd, (fit @ target).T).T  # W+ G K D^T (D K D^T)^-1
+    nonzero = basis != 0
+    arrays = [middle, basis, basis.T, fit, tails, tails @ fit.T]
+    arrays = [np.ascontiguousarray(a, dtype=np.float32) for a in arrays]
+    first = nonzero.argmax(axis=1)
+    last = nonzero.shape[1] - 1 - nonzero[:, ::-1].argmax(axis=1)
+    for a in (*arrays, first, last):
+        a.setflags(write=False)
+    return _Axis(*arrays, first, last)
+
+
+def _block_sums(x: np.ndarray, factor: int, axis: int) -> np.ndarray:
+    """Sum blocks of ``factor`` along ``axis`` (-2 or -1) in float32; the last may be short."""
+    n = x.shape[axis]
+    full = n - n % factor
+    head = x[..., :full, :] if axis == -2 else x[..., :full]
+    shape = x.shape[:-2] + (
+        (full // factor, factor, x.shape[-1])
+        if axis == -2
+        else (x.shape[-2], full // factor, factor)
+    )
+    out = head.reshape(shape).sum(axis=-2 if axis == -2 else -1, dtype=np.float32)
+    if full == n:
+        return out
+    rest = (x[..., full:, :] if axis == -2 else x[..., full:]).sum(
+        axis=axis, keepdims=True, dtype=np.float32
+    )
+    return np.concatenate([out, rest], axis=axis)

@@ -18,9 +18,16 @@ from detcal.flatfield.profiles import Profiles, load_profiles
 
 
 def _correct_block(block, flat, dark=None, *, baseline=None, out_dtype=None):
-    out = block.astype(np.float32)
-    if dark is not None:
-        out -= dark
+    """Return ``(block - dark) / flat - baseline`` in float32, or rounded to ``out_dtype``.
+
+    Few passes over the block: the conversion is fused with the dark subtraction, and the
+    rounding with the conversion to an integer ``out_dtype`` (clipping first gives the same
+    result as clipping after rounding, the bounds being integers).
+    """
+    if dark is None:
+        out = block.astype(np.float32)
+    else:
+        out = np.subtract(block, dark, dtype=np.float32)
     out /= flat
     if baseline is not None:
         out -= np.float32(baseline)
@@ -28,8 +35,8 @@ def _correct_block(block, flat, dark=None, *, baseline=None, out_dtype=None):
         return out
     if np.issubdtype(out_dtype, np.integer):
         info = np.iinfo(out_dtype)
-        np.rint(out, out=out)
         np.clip(out, info.min, info.max, out=out)
+        return np.rint(out, out=np.empty(out.shape, out_dtype), casting="unsafe")
     return out.astype(out_dtype)
 
 

@@ -167,10 +167,11 @@ def _lazy(level, scale, offset, dtype):
 
 
 def _apply(block: np.ndarray, scale: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
-    """Return ``(block - offset) * scale`` in ``scale``'s dtype."""
-    out = block.astype(scale.dtype, copy=True)
-    if offset is not None:
-        out -= offset
+    """Return ``(block - offset) * scale`` in ``scale``'s dtype (two passes over the block)."""
+    if offset is None:
+        out = block.astype(scale.dtype, copy=True)
+    else:
+        out = np.subtract(block, offset, dtype=scale.dtype)
     out *= scale
     return out
 

@@ -14,11 +14,18 @@ by the gains and, given a flat, divides by the smoothed dark-corrected flat.
 
 The fit streams: each block of whole planes is smoothed and reduced to seven per-pixel sums, so
 a dask (e.g. Zarr-backed) sweep larger than memory is fitted in one pass of bounded memory.
+It runs at about the speed the sweep can be read: a wide Gaussian is computed from block sums
+(decimated smoothing), the smoothed values are made band of rows by band of rows and reduced
+while the band is in cache, in float32 for up to 16 planes at a time (sums of differences that
+do not cancel), and BLAS runs single-threaded beside the fit's own threads.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import threading
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,16 +35,24 @@ import dask.array as da
 import numpy as np
 
 from detcal import _validate
-from detcal.filters.gaussian import gaussian_smooth
+from detcal.filters.gaussian import DecimatedGaussian, decimation_factor, gaussian_smooth
 from detcal.filters.planes import calibration_plane
 from detcal.progress import dask_progress
 from detcal.response.options import DEFAULT_CUTOFF
 
-_BATCH_BYTES = 32 * 2**20  # float32 bytes of sweep planes processed together
-_WORKERS = min(2, os.cpu_count() or 1)  # threads for the per-pixel sums of numpy input
+try:  # the fit runs its own threads: BLAS's would only contend with them
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - BLAS then keeps its threads
+    threadpool_limits = None
+
+_BATCH_BYTES = 64 * 2**20  # float32 bytes of sweep planes processed together
+_PARTIAL_PLANES = 16  # planes summed in float32 before adding to the float64 sums
+_BAND_ELEMENTS = 2**16  # values per band of rows (x planes): its buffers fit in cache
+_WORKERS = min(2, os.cpu_count() or 1)  # threads sharing a block's bands
 _CONSTANT_VARIANCE = 1e-6  # relative variance below which a pixel's readings are constant
 # indices of the per-pixel sums produced for every block of planes
-_N, _M, _MM, _MS, _S, _SS, _BAD = range(7)
+# (d = smoothed - measured: see _band_sums)
+_N, _M, _MM, _MD, _S, _DD, _BAD = range(7)
 _NSUMS = 7
 
 
@@ -94,7 +109,9 @@ def fit_response(
     sigma : float, default 50.0
         Standard deviation in pixels of the Gaussian that estimates the true intensity (it
         must remove the pixel-to-pixel variation); smoothing is that of
-        ``scipy.ndimage.gaussian_filter(mode="nearest", truncate=4)``.
+        ``scipy.ndimage.gaussian_filter(mode="nearest", truncate=4)``, to about 1e-5 of the
+        signal when ``sigma >= 24`` (decimated smoothing,
+        :class:`detcal.filters.gaussian.DecimatedGaussian`), exactly otherwise.
     cutoff : float, optional
         Planes where the smoothed, dark-corrected value is at or below this are left out of a
         pixel's fit (outside the linear range), >= 0. Default: detectorcal's 300 counts.
@@ -154,10 +171,14 @@ def fit_response(
     if dark is not None:
         dark = dark.astype(np.float32)
     batch = max(1, _BATCH_BYTES // (4 * rows * cols))
-    if isinstance(volume, da.Array):
-        sums = _dask_sums(volume, dark, sigma, cutoff, batch, progress)
-    else:
-        sums = _numpy_sums(volume, dark, sigma, cutoff, batch, progress)
+    smoother = _smoother((rows, cols), sigma)
+    offset = None if smoother is None or dark is None else smoother.coarse(dark[None])
+    args = (dark, sigma, cutoff, return_quality, offset)
+    with _one_blas_thread():
+        if isinstance(volume, da.Array):
+            sums = _dask_sums(volume, args, batch, progress)
+        else:
+            sums = _numpy_sums(volume, args, batch, progress)
     bad = int(sums[_BAD].sum())
     if bad:
         raise ValueError(f"volume: contains {bad} NaN or infinite values; expected finite data")
@@ -177,7 +198,18 @@ def fit_response(
     return (gains, quality) if return_quality else gains
 
 
-def _numpy_sums(volume, dark, sigma, cutoff, batch, progress) -> np.ndarray:
+def _one_blas_thread():
+    """Context in which BLAS runs single-threaded (the fit's threads share the cores).
+
+    Its small matrix products gain nothing from BLAS threads, which on a busy machine wait
+    for one another (up to 10x slower).
+    """
+    if threadpool_limits is None:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
+def _numpy_sums(volume, args, batch, progress) -> np.ndarray:
     """Per-pixel sums over all planes of a numpy sweep, ``batch`` planes at a time."""
     nz, rows, cols = volume.shape
     sums = np.zeros((_NSUMS, rows, cols))
@@ -185,7 +217,7 @@ def _numpy_sums(volume, dark, sigma, cutoff, batch, progress) -> np.ndarray:
         progress(0, nz)
     for start in range(0, nz, batch):
         stop = min(start + batch, nz)
-        part = _block_sums(volume[start:stop], dark, sigma, cutoff, _WORKERS)[0]
+        part = _block_sums(volume[start:stop], *args, workers=_WORKERS)[0]
         bad = int(part[_BAD].sum())
         if bad:
             raise ValueError(
@@ -198,9 +230,10 @@ def _numpy_sums(volume, dark, sigma, cutoff, batch, progress) -> np.ndarray:
     return sums
 
 
-def _dask_sums(volume, dark, sigma, cutoff, batch, progress) -> np.ndarray:
+def _dask_sums(volume, args, batch, progress) -> np.ndarray:
     """Per-pixel sums of a dask sweep: blocks of whole planes, summed with a small fan-in."""
     planes = volume.rechunk({0: batch, 1: -1, 2: -1})
+    dark, *rest = args
     dark_arg = (None, None) if dark is None else (da.from_array(dark, chunks=-1), "rc")
     parts = da.blockwise(
         _block_sums,
@@ -208,17 +241,15 @@ def _dask_sums(volume, dark, sigma, cutoff, batch, progress) -> np.ndarray:
         planes,
         "zrc",
         *dark_arg,
-        sigma,
-        None,
-        cutoff,
-        None,
+        *[x for value in rest for x in (value, None)],
         new_axes={"k": _NSUMS},
         adjust_chunks={"z": 1},
-        dtype=np.float64,
-        meta=np.empty((0, 0, 0, 0)),
+        dtype=_sums_dtype(batch),
+        meta=np.empty((0, 0, 0, 0), _sums_dtype(batch)),
     )
     # a tree of in-place additions (no concatenation of partial sums): memory stays a few
-    # blocks and partials whatever the number of planes
+    # blocks and partials whatever the number of planes; float32 partials (blocks of up to
+    # 16 planes) are summed pairwise in float32, which keeps about 1e-7 relative
     total = da.reduction(
         parts,
         chunk=_keep,
@@ -228,11 +259,11 @@ def _dask_sums(volume, dark, sigma, cutoff, batch, progress) -> np.ndarray:
         keepdims=False,
         concatenate=False,
         split_every=2,
-        dtype=np.float64,
-        meta=np.empty((0, 0, 0)),
+        dtype=_sums_dtype(batch),
+        meta=np.empty((0, 0, 0), _sums_dtype(batch)),
     )
     with dask_progress(progress):
-        return np.asarray(total.compute())
+        return np.asarray(total.compute(), dtype=np.float64)
 
 
 def _keep(block: np.ndarray, axis=None, keepdims=None) -> np.ndarray:
@@ -243,63 +274,162 @@ def _keep(block: np.ndarray, axis=None, keepdims=None) -> np.ndarray:
 def _add(blocks, axis=None, keepdims=True) -> np.ndarray:
     """Sum a list of (1, 7, row, col) partial sums (drop the block axis unless keepdims)."""
     blocks = blocks if isinstance(blocks, list) else [blocks]
-    total = np.array(blocks[0], dtype=np.float64)
+    total = np.array(blocks[0])
     for block in blocks[1:]:
         total += block
     return total if keepdims else total[0]
 
 
-def _block_sums(block, dark, sigma: float, cutoff: float, workers: int = 1) -> np.ndarray:
+def _block_sums(block, dark, sigma, cutoff, quality, offset, workers=None) -> np.ndarray:
     """Return the (1, 7, row, col) per-pixel sums of one block of whole planes.
 
-    After the smoothing, the per-pixel sums run on ``workers`` bands of rows in threads.
+    float32 for up to 16 planes (sums over so few planes keep float32 precision and the
+    partial sums of a long sweep then cost half the memory traffic), float64 beyond. Without
+    ``quality`` the sums only the fit quality needs (of ``s`` and ``d * d``) stay zero.
+    ``offset`` is the dark's coarse smoothing (:meth:`DecimatedGaussian.coarse`), when the
+    decimated smoothing applies.
+
+    The block is smoothed (decimated smoothing when ``sigma`` is large enough, else the exact
+    filter), then reduced band of rows by band of rows, so that the raw counts, the smoothed
+    values and their products are read while in cache. ``workers`` threads share the bands
+    (default: 2 when called from the main thread, 1 inside a dask worker thread).
     """
-    m = np.array(block, dtype=np.float32)
-    if dark is not None:
-        m -= dark
-    sums = np.zeros((1, _NSUMS) + m.shape[1:])
-    if not np.isfinite(m.sum(axis=(1, 2))).all():  # cheap test; count only when needed
-        sums[0, _BAD] = np.count_nonzero(~np.isfinite(m), axis=0)
+    x = np.asarray(block)
+    nz, rows, cols = x.shape
+    sums = np.zeros((1, _NSUMS, rows, cols), _sums_dtype(nz))
+    if x.dtype.kind == "f" and not np.isfinite(x.sum(axis=(1, 2), dtype=np.float64)).all():
+        sums[0, _BAD] = np.count_nonzero(~np.isfinite(x), axis=0)
         return sums
-    s = gaussian_smooth(m, sigma)
-    edges = np.linspace(0, m.shape[1], max(1, min(workers, m.shape[1])) + 1).astype(int)
-    bands = [np.s_[:, a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    if workers is None:
+        workers = _WORKERS if threading.current_thread() is threading.main_thread() else 1
+    smoother = _smoother((rows, cols), sigma)
+    for start in range(0, nz, _PARTIAL_PLANES):
+        part = x[start : start + _PARTIAL_PLANES]
+        if smoother is None:
+            bands = _ExactBands(part, dark, sigma)
+        else:
+            bands = _DecimatedBands(smoother, part, offset, quality)
+        height = max(1, _BAND_ELEMENTS // (part.shape[0] * cols))
 
-    def band_sums(band) -> None:
-        _masked_sums(m[band], s[band], cutoff, sums[0][band])
+        def run(chunk: list[int], part=part, bands=bands, height=height) -> None:
+            buffers = np.empty((3, height, part.shape[0], cols), np.float32)
+            for a in chunk:
+                b = min(a + height, rows)
+                offset = None if dark is None else dark[a:b]
+                work = buffers[:, : b - a]
+                bands.fill(a, b, work[1])
+                known = bands.above(a, b, cutoff)
+                _band_sums(part[:, a:b], offset, work, cutoff, known, quality, sums[0, :, a:b])
 
-    if len(bands) == 1:
-        band_sums(bands[0])
-    else:
-        with ThreadPoolExecutor(len(bands)) as pool:
-            list(pool.map(band_sums, bands))
+        starts = list(range(0, rows, height))
+        chunks = [c.tolist() for c in np.array_split(starts, min(workers, len(starts)))]
+        if len(chunks) == 1:
+            run(chunks[0])
+        else:
+            with ThreadPoolExecutor(len(chunks)) as pool:
+                list(pool.map(run, chunks))
     return sums
 
 
-def _masked_sums(m: np.ndarray, s: np.ndarray, cutoff: float, out: np.ndarray) -> None:
-    """Fill ``out[:_BAD]`` with the sums over planes where ``s > cutoff`` (m, s overwritten)."""
-    used = s > cutoff
-    m *= used
-    s *= used
-    out[_N] = np.count_nonzero(used, axis=0)
-    for index, operands in ((_M, (m,)), (_S, (s,)), (_MM, (m, m)), (_MS, (m, s)), (_SS, (s, s))):
-        subscripts = ",".join(["zij"] * len(operands)) + "->ij"
-        out[index] = np.einsum(subscripts, *operands, dtype=np.float64)
+class _ExactBands:
+    """Smoothed planes by bands of rows, from SciPy-exact smoothing of the whole block."""
+
+    def __init__(self, planes, dark, sigma: float):
+        m = planes.astype(np.float32)
+        if dark is not None:
+            m -= dark
+        self._smoothed = gaussian_smooth(m, sigma)
+
+    def fill(self, start: int, stop: int, out: np.ndarray) -> None:
+        out[...] = self._smoothed[:, start:stop].transpose(1, 0, 2)
+
+    def above(self, start: int, stop: int, cutoff: float) -> None:
+        """Nothing is known beforehand: the band is checked value by value."""
+        return None
+
+
+class _DecimatedBands:
+    """Smoothed planes by bands of rows, from :class:`DecimatedGaussian`.
+
+    ``above`` tells from the coarse grid alone when a whole band is above the cutoff, and
+    then also gives the band's sum over planes (from the grid summed over planes).
+    """
+
+    def __init__(self, smoother: DecimatedGaussian, planes, offset, quality: bool):
+        self._smoother = smoother
+        self._grid = smoother.grid(planes, offset)
+        self._lows = self._grid.min(axis=(1, 2))
+        self._totals = self._grid.sum(axis=1)[:, None, :] if quality else None
+
+    def fill(self, start: int, stop: int, out: np.ndarray) -> None:
+        self._smoother.rows(self._grid, start, stop, out=out)
+
+    def above(self, start: int, stop: int, cutoff: float):
+        """``(row, col)`` sums over planes (or True without quality) if all are above."""
+        lo, hi = self._smoother.span(start, stop)
+        if not self._lows[lo:hi].min() > cutoff:
+            return None
+        if self._totals is None:
+            return True
+        return self._smoother.rows(self._totals, start, stop)[:, 0]
+
+
+@functools.lru_cache(maxsize=4)
+def _smoother(shape: tuple[int, int], sigma: float) -> DecimatedGaussian | None:
+    """Return the decimated smoothing of planes of ``shape``, None to use the exact one."""
+    return DecimatedGaussian(shape, sigma) if decimation_factor(shape, sigma) else None
+
+
+def _sums_dtype(n_planes: int) -> np.dtype:
+    return np.dtype(np.float32 if n_planes <= _PARTIAL_PLANES else np.float64)
+
+
+def _band_sums(x, dark, work, cutoff: float, known, quality: bool, out: np.ndarray) -> None:
+    """Add a band's sums over planes to ``out`` (7, row, col).
+
+    ``x`` is the (plane, row, col) band of counts; ``work`` holds three (row, plane, col)
+    float32 buffers: ``m`` (filled here with ``x - dark``), ``s`` (the smoothed values) and
+    scratch. ``known`` is None (check each value against the cutoff), True (all above it) or
+    the sums of ``s`` over planes (all above it). ``quality`` adds the sums of ``s`` and
+    ``d * d``. ``m`` and
+    ``d = s - m`` are summed rather than ``s`` itself: ``d`` is small next to ``s``, so the
+    residuals come from sums that do not cancel (``s`` is overwritten).
+    """
+    m, s, product = work
+    counts = x.transpose(1, 0, 2)
+    if dark is None:
+        m[...] = counts
+    else:
+        np.subtract(counts, dark[:, None, :], out=m, dtype=np.float32)
+    if known is None and not s.min() > cutoff:
+        used = s > cutoff
+        out[_N] += np.count_nonzero(used, axis=1)
+        m *= used
+        s *= used
+    else:
+        out[_N] += s.shape[1]
+    if quality:
+        out[_S] += s.sum(axis=1) if known is None or known is True else known
+    out[_M] += m.sum(axis=1)
+    d = np.subtract(s, m, out=s)
+    pairs = ((_MM, m, m), (_MD, m, d), (_DD, d, d)) if quality else ((_MM, m, m), (_MD, m, d))
+    for index, left, right in pairs:
+        out[index] += np.multiply(left, right, out=product).sum(axis=1)
 
 
 def _solve(sums: np.ndarray) -> tuple[np.ndarray, FitQuality]:
     """Gains and fit quality from the per-pixel sums."""
-    n = sums[_N]
+    n, mm, md = sums[_N], sums[_MM], sums[_MD]
     with np.errstate(divide="ignore", invalid="ignore"):
-        gains = sums[_MS] / sums[_MM]
+        gains = 1.0 + md / mm  # sum(m s) / sum(m m), with s = m + d
         mean_m = sums[_M] / n
-        var_m = sums[_MM] / n - mean_m**2
+        var_m = mm / n - mean_m**2
         constant = (n >= 2) & (var_m <= _CONSTANT_VARIANCE * mean_m**2)
-        undefined = (n == 0) | ~(sums[_MM] > 0) | constant
+        undefined = (n == 0) | ~(mm > 0) | constant
         gains[undefined] = np.nan
-        rss = np.maximum(sums[_SS] - gains * sums[_MS], 0.0)
+        rss = np.maximum(sums[_DD] - md**2 / mm, 0.0)  # sum((s - gain m)^2)
         rms = np.sqrt(rss / n)
-        spread = sums[_SS] - sums[_S] ** 2 / n
+        spread = mm + 2 * md + sums[_DD] - sums[_S] ** 2 / n  # sum((s - mean(s))^2)
         r_squared = np.where(spread > 0, 1.0 - rss / spread, np.nan)
     r_squared[undefined] = np.nan
     quality = FitQuality(
