@@ -68,7 +68,7 @@ def _qt_bars(viewer):
 def test_the_qt_progress_bar_moves_while_the_step_runs(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     log = []
-    worker = run_step(_steps(40, 0.03, log), desc="forty steps")
+    _worker = run_step(_steps(40, 0.03, log), desc="forty steps")
     values = []
 
     def bar_moved():
