@@ -17,8 +17,8 @@ import pytest
 import zarr
 
 from detcal import io
+from detcal import progress as _progress
 from detcal.cli import _error_message, build_parser, main
-from detcal.io import _common
 
 
 def test_every_step_has_a_subcommand():
@@ -217,13 +217,13 @@ def test_threads_bounds_the_workers(tmp_path, monkeypatch):
     before = dask.config.get("num_workers", None)
     source = _source(tmp_path)
     seen = []
-    real = _common.ThreadPoolExecutor
+    real = _progress.ThreadPoolExecutor
 
     def pool(workers, **kwargs):
         seen.append(workers)
         return real(workers, **kwargs)
 
-    monkeypatch.setattr(_common, "ThreadPoolExecutor", pool)
+    monkeypatch.setattr(_progress, "ThreadPoolExecutor", pool)
     args = ["convert", str(source), str(tmp_path / "o.npy"), "-q", "--threads", "1"]
     assert main(args) == 0
     assert seen == [1]

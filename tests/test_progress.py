@@ -11,7 +11,6 @@ import pytest
 from detcal.progress import (
     StepCancelled,
     compute_with_progress,
-    dask_progress,
     store_with_progress,
 )
 
@@ -115,14 +114,3 @@ def test_synchronous_scheduler_reports_too():
 
 def test_without_progress_it_is_dask_compute():
     assert compute_with_progress(da.ones(3, chunks=1).sum(), 7) == (3, 7)
-
-
-def test_dask_progress_ignores_computations_of_other_threads():
-    seen = []
-    with dask_progress(lambda d, t: seen.append(threading.get_ident())):
-        worker = threading.Thread(target=lambda: da.ones(8, chunks=1).sum().compute())
-        worker.start()
-        worker.join(10)
-        assert seen == []
-        da.ones(4, chunks=1).sum().compute()
-    assert seen and set(seen) == {threading.get_ident()}

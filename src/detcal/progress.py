@@ -14,9 +14,7 @@ cleans up afterwards (a temporary output) is no longer being written.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -24,7 +22,6 @@ import dask
 import dask.array as da
 from dask import threaded
 from dask.base import get_scheduler
-from dask.callbacks import Callback
 from dask.system import CPU_COUNT
 
 ProgressCallback = Callable[[int, int], None]
@@ -105,10 +102,8 @@ def compute_with_progress(
     """
     if num_workers is not None:
         kwargs["num_workers"] = num_workers
-    if progress is None:
-        return dask.compute(*collections, scheduler=scheduler, **kwargs)
     schedule = get_scheduler(scheduler=scheduler) or threaded.get
-    counter = _TaskCounter(progress)
+    callbacks = [] if progress is None else [_TaskCounter(progress).callback]
     if schedule is threaded.get:
         workers = kwargs.pop("num_workers", None) or dask.config.get("num_workers", None)
         workers = workers or CPU_COUNT
@@ -117,19 +112,19 @@ def compute_with_progress(
             return dask.compute(
                 *collections,
                 scheduler=lambda dsk, keys, **kw: threaded.get(
-                    dsk, keys, pool=pool, callbacks=[counter.callback], **kw
+                    dsk, keys, pool=pool, callbacks=callbacks, **kw
                 ),
                 **kwargs,
             )
         finally:
-            # on an error or a cancel the scheduler returns at once: wait for the tasks
-            # already running, drop the ones not yet started
+            # on an error, a cancel or Ctrl-C the scheduler returns at once: wait for the
+            # tasks already running (a chunk being written), drop the ones not yet started
             pool.shutdown(wait=True, cancel_futures=True)
     if getattr(schedule, "__module__", None) in ("dask.local", "dask.multiprocessing"):
         # dask's other local schedulers (synchronous, processes) take the callbacks as well
-        return dask.compute(
-            *collections, scheduler=schedule, callbacks=[counter.callback], **kwargs
-        )
+        return dask.compute(*collections, scheduler=schedule, callbacks=callbacks, **kwargs)
+    if progress is None:
+        return dask.compute(*collections, scheduler=schedule, **kwargs)
     progress(0, 1)
     result = dask.compute(*collections, scheduler=schedule, **kwargs)
     progress(1, 1)
@@ -173,51 +168,3 @@ def store_with_progress(
     """
     stored = da.store(sources, targets, lock=lock, regions=regions, compute=False)
     compute_with_progress(stored, progress=progress, **kwargs)
-
-
-class _ThreadTaskProgress(Callback):
-    """Report finished tasks of computations started by one thread (see dask_progress)."""
-
-    def __init__(self, progress: ProgressCallback):
-        super().__init__()
-        self._owner = threading.get_ident()
-        self._counter = _TaskCounter(progress)
-
-    def _start_state(self, dsk, state):
-        if threading.get_ident() == self._owner:
-            self._counter.start_state(dsk, state)
-
-    def _posttask(self, key, result, dsk, state, worker_id):
-        if threading.get_ident() == self._owner:
-            self._counter.posttask(key, result, dsk, state, worker_id)
-
-
-@contextlib.contextmanager
-def dask_progress(progress: ProgressCallback | None) -> Iterator[None]:
-    """Report the progress of dask computations started in this block by this thread.
-
-    Deprecated: prefer :func:`compute_with_progress` and :func:`store_with_progress`, which
-    bind the callback to one call. This block registers it in dask's process-wide callback set
-    (computations in other threads skip it, but dask's scheduler swaps that set while it runs,
-    so a report can be lost when another thread computes at the same time) and, on a cancel,
-    does not wait for the tasks already running.
-
-    Parameters
-    ----------
-    progress : callable or None
-        ``progress(done, total)`` called as tasks finish; None reports nothing.
-
-    Examples
-    --------
-    >>> import dask.array as da
-    >>> seen = []
-    >>> with dask_progress(lambda d, t: seen.append((d, t))):
-    ...     _ = da.ones(4, chunks=2).sum().compute()
-    >>> seen[-1][0] == seen[-1][1]
-    True
-    """
-    if progress is None:
-        yield
-        return
-    with _ThreadTaskProgress(progress):
-        yield

@@ -6,9 +6,7 @@ Nothing here imports dask, zarr, h5py or tifffile at module level, so that looki
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -89,26 +87,9 @@ def store(sources: Any, targets: Any, *, lock: Any = False, progress=None) -> No
     temporary output never races a thread still writing into it. Other schedulers (synchronous,
     dask.distributed) are used as configured.
     """
-    import dask
-    import dask.array as da
-    import dask.threaded
-    from dask.base import get_scheduler
+    from detcal.progress import store_with_progress
 
-    from detcal.progress import dask_progress
-
-    arrays = sources if isinstance(sources, (list, tuple)) else [sources]
-    pool = None
-    kwargs: dict[str, Any] = {}
-    if get_scheduler(collections=list(arrays)) is dask.threaded.get:
-        workers = dask.config.get("num_workers", None) or os.cpu_count() or 1
-        pool = ThreadPoolExecutor(int(workers), thread_name_prefix="detcal-store")
-        kwargs["pool"] = pool
-    try:
-        with dask_progress(progress):
-            da.store(sources, targets, lock=lock, **kwargs)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    store_with_progress(sources, targets, progress=progress, lock=lock)
 
 
 class OutputExistsError(FileExistsError):

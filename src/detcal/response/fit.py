@@ -37,7 +37,7 @@ import numpy as np
 from detcal import _validate
 from detcal.filters.gaussian import DecimatedGaussian, decimation_factor, gaussian_smooth
 from detcal.filters.planes import calibration_plane
-from detcal.progress import dask_progress
+from detcal.progress import compute_with_progress
 from detcal.response.options import DEFAULT_CUTOFF
 
 try:  # the fit runs its own threads: BLAS's would only contend with them
@@ -262,8 +262,8 @@ def _dask_sums(volume, args, batch, progress) -> np.ndarray:
         dtype=_sums_dtype(batch),
         meta=np.empty((0, 0, 0), _sums_dtype(batch)),
     )
-    with dask_progress(progress):
-        return np.asarray(total.compute(), dtype=np.float64)
+    (total,) = compute_with_progress(total, progress=progress)
+    return np.asarray(total, dtype=np.float64)
 
 
 def _keep(block: np.ndarray, axis=None, keepdims=None) -> np.ndarray:
