@@ -21,3 +21,21 @@ def real_data() -> Path:
 def tomopy_test_data() -> Path:
     """TomoPy's own test inputs and expected outputs (see tests/data/tomopy_test/SOURCES.md)."""
     return TESTS / "data" / "tomopy_test"
+
+
+@pytest.fixture
+def reads(monkeypatch):
+    """Bytes of projections read from HDF5 files (a wrapped source)."""
+    from detcal.io._hdf5 import H5Source
+
+    counted = {"bytes": 0}
+    real = H5Source.__getitem__
+
+    def counting(self, index):
+        out = real(self, index)
+        if self.key.endswith("data"):
+            counted["bytes"] += out.nbytes
+        return out
+
+    monkeypatch.setattr(H5Source, "__getitem__", counting)
+    return counted

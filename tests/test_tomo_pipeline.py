@@ -14,7 +14,7 @@ from skimage.transform import iradon
 
 import detcal.tomo.run as run_module
 from detcal.io import open_array, read_metadata
-from detcal.sample_data.tomography import make_tomography
+from detcal.sample_data.tomography import make_tomography, relative_rms
 from detcal.tomo.options import ReconOptions, load_options
 from detcal.tomo.pipeline import (
     find_dataset_center,
@@ -37,28 +37,6 @@ def scan():
 def scan_file(scan, tmp_path_factory):
     path = tmp_path_factory.mktemp("scan") / "scan.h5"
     return write_dxchange(path, scan.projections, scan.flats, scan.darks, scan.theta)
-
-
-def rel_rms(rec, truth, mask):
-    return float(np.sqrt(np.mean((rec[mask] - truth[mask]) ** 2) / np.mean(truth[mask] ** 2)))
-
-
-@pytest.fixture
-def reads(monkeypatch):
-    """Bytes of projections read from HDF5 files (a wrapped source)."""
-    from detcal.io._hdf5 import H5Source
-
-    counted = {"bytes": 0}
-    real = H5Source.__getitem__
-
-    def counting(self, index):
-        out = real(self, index)
-        if self.key.endswith("data"):
-            counted["bytes"] += out.nbytes
-        return out
-
-    monkeypatch.setattr(H5Source, "__getitem__", counting)
-    return counted
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -226,11 +204,11 @@ def test_synthetic_run_matches_phantom_and_records_the_centre(tmp_path, scan, sc
     assert side["center"] == center and side["run"]["center_found"] is True
     assert side["stripe"] == "ti"
     assert read_metadata(out)["detcal"]["run"]["center"] == center
-    error = rel_rms(rec, scan.phantom, scan.object_mask)
+    error = relative_rms(rec, scan.phantom, scan.object_mask)
     assert error < 0.1, error
     # without preparation the zingers make it worse
     raw = reconstruct_dataset(scan_file, tmp_path / "raw.zarr", center=scan.center)
-    assert rel_rms(open_array(raw).compute(), scan.phantom, scan.object_mask) > error
+    assert relative_rms(open_array(raw).compute(), scan.phantom, scan.object_mask) > error
 
 
 def test_replaying_the_record_does_not_search_again(tmp_path, scan_file, monkeypatch):
@@ -263,7 +241,7 @@ def test_run_options_rows_crop_uint8_tif(tmp_path, scan, scan_file):
 def test_ignore_projections_barely_change_the_result(scan, scan_file):
     opts = ReconOptions(center=scan.center, ignore_projections=(5, 50, 100))
     rec = reconstruct_volume(prepare(open_dataset(scan_file), opts), scan.center, opts)
-    assert rel_rms(rec.compute(), scan.phantom, scan.object_mask) < 0.1
+    assert relative_rms(rec.compute(), scan.phantom, scan.object_mask) < 0.1
 
 
 def test_angle_offset_is_added_to_the_angles(tmp_path, scan, scan_file):
@@ -284,7 +262,7 @@ def test_angle_offset_is_added_to_the_angles(tmp_path, scan, scan_file):
     mask = scan.object_mask[1]
     turned = {s: ndimage.rotate(plain, s * math.degrees(offset), reshape=False, order=1)
               for s in (1, -1)}  # fmt: skip
-    right, wrong = (rel_rms(rec[0], turned[s], mask) for s in (1, -1))
+    right, wrong = (relative_rms(rec[0], turned[s], mask) for s in (1, -1))
     assert right < 0.5 * wrong, (right, wrong)
 
 
@@ -297,7 +275,7 @@ def test_sweep_dataset_order_and_record(tmp_path, scan, scan_file):
     side = json.loads(sidecar_path(out).read_text())
     np.testing.assert_allclose(side["run"]["centers"], centers)
     np.testing.assert_allclose(read_metadata(out)["detcal"]["centers"], centers)
-    errors = [rel_rms(s, scan.phantom[1], scan.object_mask[1]) for s in stack]
+    errors = [relative_rms(s, scan.phantom[1], scan.object_mask[1]) for s in stack]
     assert abs(centers[int(np.argmin(errors))] - scan.center) <= 0.25
 
 
@@ -330,7 +308,7 @@ def test_full_360_half_acquisition(tmp_path, offset):
     rec = open_array(out).compute()
     n = min(rec.shape[-1], s.phantom.shape[-1])
     crop = lambda a: a[..., (a.shape[-2] - n) // 2 :, (a.shape[-1] - n) // 2 :][..., :n, :n]  # noqa: E731
-    assert rel_rms(crop(rec), crop(s.phantom), crop(s.object_mask)) < 0.2
+    assert relative_rms(crop(rec), crop(s.phantom), crop(s.object_mask)) < 0.2
 
 
 # -- the real scan ------------------------------------------------------------------------------
@@ -385,4 +363,4 @@ def test_zarr_input_with_top_level_names(tmp_path, scan):
     out = reconstruct_dataset(tmp_path / "scan.zarr", tmp_path / "rec.h5", center_method="pc")
     assert abs(json.loads(sidecar_path(out).read_text())["run"]["center"] - scan.center) < 0.5
     rec = open_array(out).compute()
-    assert rel_rms(rec, scan.phantom, scan.object_mask) < 0.1
+    assert relative_rms(rec, scan.phantom, scan.object_mask) < 0.1

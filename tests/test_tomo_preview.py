@@ -6,7 +6,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from detcal.sample_data.tomography import make_tomography
+from detcal.sample_data.tomography import make_tomography, relative_rms
 from detcal.tomo.dataset import open_dataset, write_dxchange
 from detcal.tomo.graph import prepare, reconstruct_volume
 from detcal.tomo.options import ReconOptions
@@ -31,28 +31,6 @@ def dataset(scan, tmp_path_factory):
     path = tmp_path_factory.mktemp("preview") / "scan.h5"
     write_dxchange(path, scan.projections, scan.flats, scan.darks, scan.theta)
     return open_dataset(path, slab=2)
-
-
-def rel_rms(rec, truth, mask):
-    return float(np.sqrt(np.mean((rec[mask] - truth[mask]) ** 2) / np.mean(truth[mask] ** 2)))
-
-
-@pytest.fixture
-def reads(monkeypatch):
-    """Bytes of projections read from HDF5 files (a wrapped source)."""
-    from detcal.io._hdf5 import H5Source
-
-    counted = {"bytes": 0}
-    real = H5Source.__getitem__
-
-    def counting(self, index):
-        out = real(self, index)
-        if self.key.endswith("data"):
-            counted["bytes"] += out.nbytes
-        return out
-
-    monkeypatch.setattr(H5Source, "__getitem__", counting)
-    return counted
 
 
 @pytest.mark.parametrize(
@@ -115,10 +93,10 @@ def test_sweep_row_keeps_the_order_of_the_centres(scan, dataset):
     stack = sweep_row(dataset, 5, centers, options, progress=lambda d, t: seen.append((d, t)))
     assert stack.shape == (centers.size, 96, 96)
     assert seen[-1] == (centers.size, centers.size)
-    errors = [rel_rms(s, scan.phantom[5], scan.object_mask[5]) for s in stack]
+    errors = [relative_rms(s, scan.phantom[5], scan.object_mask[5]) for s in stack]
     assert abs(centers[int(np.argmin(errors))] - scan.center) <= 0.25
     one, _, _ = reconstruct_row(dataset, 5, options.replace(center=float(centers[1])))
-    assert rel_rms(stack[1], one, scan.object_mask[5]) < 0.05
+    assert relative_rms(stack[1], one, scan.object_mask[5]) < 0.05
 
 
 def test_contrast_limits_are_robust():

@@ -8,7 +8,7 @@ import dask.array as da
 import numpy as np
 import pytest
 
-from detcal.sample_data.tomography import make_tomography
+from detcal.sample_data.tomography import make_tomography, relative_rms
 from detcal.tomo.filters import (
     FILTER_NAMES,
     exact_ramp,
@@ -24,8 +24,7 @@ def clean():
 
 
 def rel_rms(rec, scan):
-    m = scan.object_mask
-    return np.sqrt(np.mean((rec[m] - scan.phantom[m]) ** 2) / np.mean(scan.phantom[m] ** 2))
+    return relative_rms(rec, scan.phantom, scan.object_mask)
 
 
 def test_accuracy_against_phantom(clean):

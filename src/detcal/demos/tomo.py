@@ -16,7 +16,7 @@ import numpy as np
 from detcal.demos.report import Finding
 from detcal.io import open_array
 from detcal.sample_data import real_data_path
-from detcal.sample_data.tomography import make_tomography
+from detcal.sample_data.tomography import make_tomography, relative_rms
 from detcal.tomo.pipeline import (
     find_dataset_center,
     reconstruct_dataset,
@@ -37,11 +37,6 @@ def _finding(dataset: str, quantity: str, found: str, expected: str, ok: bool) -
     return Finding("tomography", dataset, quantity, found, expected, bool(ok))
 
 
-def _rel_rms(rec: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
-    diff = rec[mask] - truth[mask]
-    return float(np.sqrt(np.mean(diff**2) / np.mean(truth[mask] ** 2)))
-
-
 def _central(a: np.ndarray, n: int) -> np.ndarray:
     """Return the central ``n x n`` part of the last two axes."""
     r0, c0 = (a.shape[-2] - n) // 2, (a.shape[-1] - n) // 2
@@ -60,7 +55,7 @@ def _synthetic_180(folder: Path) -> list[Finding]:
     )  # fmt: skip
     center = json.loads(sidecar_path(out).read_text())["run"]["center"]
     err = abs(center - scan.center)
-    rms = _rel_rms(open_array(out).compute(), scan.phantom, scan.object_mask)
+    rms = relative_rms(open_array(out).compute(), scan.phantom, scan.object_mask)
     data = "synthetic 180 deg (128 col, stripes, zingers)"
     return [
         _finding(
@@ -92,7 +87,7 @@ def _synthetic_360(folder: Path) -> list[Finding]:
     err = abs(detector_axis - scan.center)
     rec = open_array(out).compute()
     n = min(rec.shape[-1], scan.phantom.shape[-1])
-    rms = _rel_rms(_central(rec, n), _central(scan.phantom, n), _central(scan.object_mask, n))
+    rms = relative_rms(_central(rec, n), _central(scan.phantom, n), _central(scan.object_mask, n))
     data = "synthetic 360 deg half acquisition (96 col)"
     return [
         _finding(
