@@ -320,10 +320,12 @@ def write_reconstruction(
         if source.path is not None:
             run["input"] = str(Path(source.path).resolve())
     attrs = {"step": "tomo.reconstruct_dataset", "tomo_options": used.to_dict(), "run": run}
-    save_array(volume, output, overwrite=overwrite, progress=progress, attrs=attrs,
-               axes=output_axes(used, {"name": "z"}))  # fmt: skip
+    # one unit: the record is written first, beside, and renamed into place only once the
+    # volume is; a failed or cancelled save leaves neither
     with atomic_output(sidecar_path(output)) as tmp:
         tmp.write_text(used.to_json(run), encoding="utf-8")
+        save_array(volume, output, overwrite=overwrite, progress=progress, attrs=attrs,
+                   axes=output_axes(used, {"name": "z"}))  # fmt: skip
     return output
 
 
@@ -476,7 +478,7 @@ def sweep_dataset(
     }
     attrs = {"step": "tomo.sweep_dataset", "tomo_options": opts.to_dict(), **run}
     axes = output_axes(opts, {"name": "center", "type": "center"})
-    save_array(stack, output, overwrite=overwrite, progress=progress, attrs=attrs, axes=axes)
-    with atomic_output(sidecar_path(output)) as tmp:
+    with atomic_output(sidecar_path(output)) as tmp:  # one unit with the stack, as above
         tmp.write_text(opts.to_json(run), encoding="utf-8")
+        save_array(stack, output, overwrite=overwrite, progress=progress, attrs=attrs, axes=axes)
     return output
