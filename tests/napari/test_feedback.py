@@ -55,3 +55,16 @@ def test_an_unexpected_exception_is_named_not_traced(qtbot, notes, caplog):
 )  # fmt: skip
 def test_gui_message_speaks_gui(raw, shown):
     assert gui_message(raw) == shown
+
+
+def test_a_run_ending_after_its_widget_closed_still_notifies(qtbot, notes):
+    """A dock closed while its run finishes: the status line is gone, nothing raises."""
+
+    status = QLabel()
+    deleted = []
+    status.destroyed.connect(lambda *_: deleted.append(True))
+    status.deleteLater()
+    qtbot.waitUntil(lambda: bool(deleted), timeout=5000)
+    report_status(status, "Reconstruct slice: cancelled")
+    assert report_error(status, ValueError("late")) == "late"
+    assert [n.message for n in notes if n.severity == NotificationSeverity.ERROR] == ["late"]

@@ -322,4 +322,5 @@ def test_cancel_stops_the_reading_of_a_row(make_napari_viewer, scan, qtbot):
     widget.cancel_button.click()
     qtbot.waitUntil(lambda: widget.status.text().endswith("cancelled"), timeout=60000)
     assert len(read) < scan.projections.shape[0] // 2, len(read)
+    qtbot.waitUntil(lambda: not _background._RUNNING, timeout=60000)  # every run has ended
     assert "slice" not in viewer.layers and widget.slice_button.isEnabled()

@@ -27,8 +27,14 @@ _OPTION = re.compile(r"(pass )?\b([a-z][a-z_]*)=(True|False)\b(?: \(--[\w-]+\))?
 _CLI_FLAG = re.compile(r" \(--[\w-]+\)")
 
 
-def _label(status: Any) -> QLabel:
-    return getattr(status, "native", status)
+def _label(status: Any) -> QLabel | None:
+    """Return the status line's QLabel, or None once its widget was closed (runs end later)."""
+    try:
+        label = getattr(status, "native", status)
+        label.objectName()  # raises once the C++ object is deleted
+    except RuntimeError:
+        return None
+    return label
 
 
 def gui_message(error: BaseException | str) -> str:
@@ -101,10 +107,11 @@ def report_error(status: Any, error: BaseException | str, *, action: str | None 
     if isinstance(error, BaseException) and not isinstance(error, _EXPECTED):
         _LOG.error("%s failed", action or "step", exc_info=error)
     label = _label(status)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setText(message)
-    label.setStyleSheet(f"color: {ERROR_COLOUR};")
-    label.setProperty("detcal_state", "error")
+    if label is not None:
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        label.setText(message)
+        label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        label.setProperty("detcal_state", "error")
     show_error(f"{action}: {message}" if action else message)
     return message
 
@@ -120,6 +127,8 @@ def report_status(status: Any, text: str) -> None:
         What to say.
     """
     label = _label(status)
+    if label is None:  # the widget was closed while its run was ending
+        return
     label.setTextFormat(Qt.TextFormat.PlainText)
     label.setText(text)
     label.setStyleSheet("")
