@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from detcal.recipe.steps import FILE_KINDS, STEPS, Param, StepSpec
+from detcal.recipe.steps import FILE_KINDS, STEPS, Param, StepSpec, load_map
 
 #: The version this detcal writes and the newest it reads.
 FORMAT_VERSION = 1
@@ -70,7 +70,7 @@ def _resolve(value: str, base: Path | None) -> Path:
 
 
 def _check_file(kind: str, path: Path, where: str) -> None:
-    """Check that a calibration file exists and can be read as ``kind`` (metadata only)."""
+    """Check that a calibration file exists and can be read as ``kind`` (arrays: metadata only)."""
     if not path.exists():
         raise MissingFileError(f"{where}: no such file or folder {str(path)!r}")
     try:
@@ -85,24 +85,9 @@ def _check_file(kind: str, path: Path, where: str) -> None:
 
             load_profiles(path)
         elif kind == "map":
-            load_distortion_map(path)
+            load_map(str(path.resolve()))  # cached: the replay reuses it, one read
     except (ValueError, TypeError, KeyError, OSError, ImportError) as exc:
         raise RecipeError(f"{where}: cannot read {str(path)!r}: {exc}") from exc
-
-
-def load_distortion_map(path: Path):
-    """Load a distortion file with :meth:`detcal.distortion.DistortionMap.load`.
-
-    Raises
-    ------
-    ImportError
-        This installation has no ``detcal.distortion.DistortionMap``.
-    """
-    try:
-        from detcal.distortion import DistortionMap
-    except ImportError as exc:
-        raise ImportError(f"distortion maps need detcal.distortion.DistortionMap ({exc})") from exc
-    return DistortionMap.load(path)
 
 
 def _check_value(param: Param, value: Any, where: str) -> None:

@@ -92,24 +92,35 @@ def _apply_flatfield(data, *, profiles, keep_dtype=False):
 
 @functools.lru_cache(maxsize=4)
 def _distortion_map(path: str, mtime_ns: int):
-    from detcal.recipe.format import load_distortion_map
+    from detcal.distortion import DistortionMap
 
-    return load_distortion_map(path)
+    return DistortionMap.load(path)
 
 
-def _map_of(path: str):
-    """Load a distortion file once per process (cluster workers load it from the file)."""
+def load_map(path: str):
+    """Load a distortion file once per process (validation, replay and each cluster worker).
+
+    Parameters
+    ----------
+    path : str
+        A pyFAI detector file written by :meth:`detcal.distortion.DistortionMap.save`.
+
+    Returns
+    -------
+    detcal.distortion.DistortionMap
+        The map, shared by every later call for the same unchanged file.
+    """
     return _distortion_map(path, os.stat(path).st_mtime_ns)
 
 
 def _correct_planes(block, path: str, options: dict):
-    return _map_of(path).correct(block, **options)
+    return load_map(path).correct(block, **options)
 
 
 def _distortion_correct(data, *, map, **options):  # noqa: A002  (the recipe's name)
     # The graph holds the file's path, not the map: a DistortionMap holds a lock and cannot
     # be sent to cluster workers; each process loads the file once.
-    checked = _map_of(map).correct(data, **options)  # checks shapes and options, lazily
+    checked = load_map(map).correct(data, **options)  # checks shapes and options, lazily
     if not hasattr(data, "dask"):
         return checked
     planes = data.rechunk({-2: -1, -1: -1})
