@@ -22,19 +22,10 @@ def series():
 
 
 def _dock(viewer):
-    """Open the widget through the manifest once it lists it, else construct it directly."""
-    from npe2 import PluginManager
-
-    manifest = PluginManager.instance().get_manifest("napari-detcal")
-    if any(w.display_name == "Diffraction" for w in manifest.contributions.widgets or ()):
-        _, widget = viewer.window.add_plugin_dock_widget(
-            plugin_name="napari-detcal", widget_name="Diffraction"
-        )
-        return widget
-    from detcal.napari.diffraction_widget import DiffractionWidget
-
-    widget = DiffractionWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Diffraction")
+    """Open the widget as a user does: through the plugin's manifest."""
+    _, widget = viewer.window.add_plugin_dock_widget(
+        plugin_name="napari-detcal", widget_name="Diffraction"
+    )
     return widget
 
 

@@ -22,16 +22,10 @@ def sample():
 
 
 def _dock(viewer):
-    """Through the manifest when the plugin lists the widget, else built directly."""
-    try:
-        _, widget = viewer.window.add_plugin_dock_widget(
-            plugin_name="napari-detcal", widget_name="Grid distortion"
-        )
-    except KeyError:
-        from detcal.napari.distortion_widget import DistortionWidget
-
-        widget = DistortionWidget(viewer)
-        viewer.window.add_dock_widget(widget, name="Grid distortion")
+    """Open the widget as a user does: through the plugin's manifest."""
+    _, widget = viewer.window.add_plugin_dock_widget(
+        plugin_name="napari-detcal", widget_name="Grid distortion"
+    )
     return widget
 
 

@@ -22,19 +22,10 @@ PLANE = (48, 64)
 
 
 def _dock(viewer):
-    """The widget through the manifest once the lead has added it, directly until then."""
-    from npe2 import PluginManager
-
-    manifest = PluginManager.instance().get_manifest("napari-detcal")
-    if any(w.display_name == "Recipe" for w in manifest.contributions.widgets or []):
-        _, widget = viewer.window.add_plugin_dock_widget(
-            plugin_name="napari-detcal", widget_name="Recipe"
-        )
-        return widget
-    from detcal.napari.recipe_widget import RecipeWidget
-
-    widget = RecipeWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Recipe")
+    """Open the widget as a user does: through the plugin's manifest."""
+    _, widget = viewer.window.add_plugin_dock_widget(
+        plugin_name="napari-detcal", widget_name="Recipe"
+    )
     return widget
 
 

@@ -20,7 +20,6 @@ from qtpy.QtWidgets import QHBoxLayout, QPushButton, QVBoxLayout, QWidget
 from detcal.io import WRITE_SUFFIXES, check_output, save_array
 from detcal.napari._background import run_step
 from detcal.napari._feedback import report_error, report_status
-from detcal.napari.reader import prefer_detcal_reader
 from detcal.napari.writer import layer_attrs, layer_axes
 
 if TYPE_CHECKING:
@@ -112,6 +111,4 @@ class ExportWidget(QWidget):
 
     def _done(self, path) -> None:
         report_status(self.status, f"Wrote {path}")
-        if path.suffix.lower() == ".zarr":
-            prefer_detcal_reader()
         show_info(f"Exported to {path}")

@@ -85,7 +85,6 @@ def get_reader(path: str | list[str]) -> Callable[[str], list[LayerData]] | None
         io.format_of(path)
     except (ValueError, FileNotFoundError):
         return None
-    prefer_detcal_reader()
     return read
 
 

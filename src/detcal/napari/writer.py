@@ -15,7 +15,6 @@ from typing import Any
 from detcal.io import save_array
 from detcal.io._axes import DEFAULT_NAMES
 from detcal.napari._background import describe_params
-from detcal.napari.reader import prefer_detcal_reader
 
 
 def layer_attrs(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -93,7 +92,6 @@ def _write(path: str, data: Any, meta: dict[str, Any], *, labels: bool) -> list[
     attrs = layer_attrs(meta.get("metadata"))
     axes = layer_axes(data.ndim, meta.get("axis_labels"), meta.get("scale"), meta.get("translate"))
     save_array(data, out, overwrite=True, attrs=attrs, labels=labels, axes=axes)
-    prefer_detcal_reader()
     return [str(out)]
 
 
