@@ -9,7 +9,9 @@
    plane by plane; the peer's note gives our error relative to SciPy on plane 0.
 3. ``response fit Zarr``: ``fit_response`` of a (256, 1024, 1024) uint16 Zarr sweep (8-plane
    chunks, out of core) against a plain dask read + sum of the same Zarr, both on dask's
-   threaded scheduler (2 threads). Target: ours >= 0.5x the plain read's throughput.
+   threaded scheduler (2 threads), page cache warm, each side the best of three runs (the
+   setup fits a tiny sweep first, so numba's compiled loop is loaded untimed). Target: ours
+   >= 0.5x the plain read's throughput.
 4. ``response fit Zarr, busy machine``: the same with a CPU-burning process pinned to one of
    the cores (``os.sched_setaffinity``) beside each side.
 5. ``response out-of-core``: a uint16 OME-Zarr sweep, 1024 x 1024 planes, 4 GiB at "full"
@@ -166,6 +168,7 @@ def _busy_core(busy: bool):
     code = "import os; os.sched_setaffinity(0, {0})\nwhile True: pass"
     burner = subprocess.Popen([sys.executable, "-c", code])
     try:
+        time.sleep(0.5)  # spinning before the timing starts
         yield
     finally:
         burner.kill()
@@ -175,25 +178,43 @@ def _busy_core(busy: bool):
 def _read_setup(size: str):
     path, dark_path = _zarr_setup(COPY_SHAPES[size])
     open_array(path).sum().compute()  # imports and page cache warm for both sides
+    counts = np.random.default_rng(0).integers(1000, 2000, (4, 64, 64), dtype=np.uint16)
+    tiny = da.from_array(counts, chunks=(2, 64, 64))
+    fit_response(tiny, dark=100.0)  # the compiled loop loaded (numba's cache), untimed
     return {"path": path, "dark": np.load(dark_path)}
 
 
-def _fit_zarr(inputs, busy: bool) -> str:
-    sweep = open_array(inputs["path"])
+def _best_of_three(work, busy: bool) -> tuple[str, float]:
+    """Time ``work()`` three times (busy core spinning throughout); note the fastest."""
+    times = []
     with _busy_core(busy), dask.config.set(scheduler="threads", num_workers=2):
-        start = time.perf_counter()
+        for _ in range(3):
+            start = time.perf_counter()
+            nbytes = work()
+            times.append(time.perf_counter() - start)
+    best = min(times)
+    note = f"best of 3: {nbytes / 2**20 / best:.0f} MiB/s; load {os.getloadavg()[0]:.1f}"
+    return note, best
+
+
+def _fit_zarr(inputs, busy: bool) -> tuple[str, float]:
+    sweep = open_array(inputs["path"])
+
+    def work() -> int:
         fit_response(sweep, dark=inputs["dark"])
-        seconds = time.perf_counter() - start
-    return f"{sweep.nbytes / 2**20 / seconds:.0f} MiB/s; load {os.getloadavg()[0]:.1f}"
+        return sweep.nbytes
+
+    return _best_of_three(work, busy)
 
 
-def _read_zarr(inputs, busy: bool) -> str:
+def _read_zarr(inputs, busy: bool) -> tuple[str, float]:
     sweep = open_array(inputs["path"])
-    with _busy_core(busy), dask.config.set(scheduler="threads", num_workers=2):
-        start = time.perf_counter()
+
+    def work() -> int:
         sweep.sum(axis=0, dtype=np.float64).compute()
-        seconds = time.perf_counter() - start
-    return f"{sweep.nbytes / 2**20 / seconds:.0f} MiB/s; load {os.getloadavg()[0]:.1f}"
+        return sweep.nbytes
+
+    return _best_of_three(work, busy)
 
 
 def _big_setup(size: str):

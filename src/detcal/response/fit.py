@@ -16,8 +16,9 @@ The fit streams: each block of whole planes is smoothed and reduced to seven per
 a dask (e.g. Zarr-backed) sweep larger than memory is fitted in one pass of bounded memory.
 It runs at about the speed the sweep can be read: a wide Gaussian is computed from block sums
 (decimated smoothing), the smoothed values are made band of rows by band of rows and reduced
-while the band is in cache, in float32 for up to 16 planes at a time (sums of differences that
-do not cancel), and BLAS runs single-threaded beside the fit's own threads.
+while the band is in cache by one compiled loop (:mod:`detcal.response.band_sums`), in float32
+for up to 16 planes at a time (sums of differences that do not cancel), and BLAS runs
+single-threaded beside the fit's own threads.
 """
 
 from __future__ import annotations
@@ -38,6 +39,18 @@ from detcal import _validate
 from detcal.filters.gaussian import DecimatedGaussian, decimation_factor, gaussian_smooth
 from detcal.filters.planes import calibration_plane
 from detcal.progress import compute_with_progress
+from detcal.response.band_sums import (
+    ALL_SUMS,
+    BAD,
+    DD,
+    GAIN_SUMS,
+    MD,
+    MM,
+    M,
+    N,
+    S,
+    accumulate_band,
+)
 from detcal.response.options import DEFAULT_CUTOFF
 
 try:  # the fit runs its own threads: BLAS's would only contend with them
@@ -50,10 +63,6 @@ _PARTIAL_PLANES = 16  # planes summed in float32 before adding to the float64 su
 _BAND_ELEMENTS = 2**16  # values per band of rows (x planes): its buffers fit in cache
 _WORKERS = min(2, os.cpu_count() or 1)  # threads sharing a block's bands
 _CONSTANT_VARIANCE = 1e-6  # relative variance below which a pixel's readings are constant
-# indices of the per-pixel sums produced for every block of planes
-# (d = smoothed - measured: see _band_sums)
-_N, _M, _MM, _MD, _S, _DD, _BAD = range(7)
-_NSUMS = 7
 
 
 @dataclass(frozen=True)
@@ -179,7 +188,7 @@ def fit_response(
             sums = _dask_sums(volume, args, batch, progress)
         else:
             sums = _numpy_sums(volume, args, batch, progress)
-    bad = int(sums[_BAD].sum())
+    bad = int(sums[BAD].sum())
     if bad:
         raise ValueError(f"volume: contains {bad} NaN or infinite values; expected finite data")
     gains, quality = _solve(sums)
@@ -212,13 +221,13 @@ def _one_blas_thread():
 def _numpy_sums(volume, args, batch, progress) -> np.ndarray:
     """Per-pixel sums over all planes of a numpy sweep, ``batch`` planes at a time."""
     nz, rows, cols = volume.shape
-    sums = np.zeros((_NSUMS, rows, cols))
+    sums = np.zeros((_n_sums(args[3]), rows, cols))
     if progress is not None:
         progress(0, nz)
     for start in range(0, nz, batch):
         stop = min(start + batch, nz)
         part = _block_sums(volume[start:stop], *args, workers=_WORKERS)[0]
-        bad = int(part[_BAD].sum())
+        bad = int(part[BAD].sum())
         if bad:
             raise ValueError(
                 f"volume: planes {start}-{stop - 1} contain {bad} NaN or infinite values; "
@@ -242,7 +251,7 @@ def _dask_sums(volume, args, batch, progress) -> np.ndarray:
         "zrc",
         *dark_arg,
         *[x for value in rest for x in (value, None)],
-        new_axes={"k": _NSUMS},
+        new_axes={"k": _n_sums(args[3])},
         adjust_chunks={"z": 1},
         dtype=_sums_dtype(batch),
         meta=np.empty((0, 0, 0, 0), _sums_dtype(batch)),
@@ -294,32 +303,32 @@ def _block_sums(block, dark, sigma, cutoff, quality, offset, workers=None) -> np
     values and their products are read while in cache. ``workers`` threads share the bands
     (default: 2 when called from the main thread, 1 inside a dask worker thread).
     """
-    x = np.asarray(block)
+    x = np.ascontiguousarray(block)
     nz, rows, cols = x.shape
-    sums = np.zeros((1, _NSUMS, rows, cols), _sums_dtype(nz))
+    sums = np.zeros((1, _n_sums(quality), rows, cols), _sums_dtype(nz))
     if x.dtype.kind == "f" and not np.isfinite(x.sum(axis=(1, 2), dtype=np.float64)).all():
-        sums[0, _BAD] = np.count_nonzero(~np.isfinite(x), axis=0)
+        sums[0, BAD] = np.count_nonzero(~np.isfinite(x), axis=0)
         return sums
     if workers is None:
         workers = _WORKERS if threading.current_thread() is threading.main_thread() else 1
     smoother = _smoother((rows, cols), sigma)
+    dark_plane = np.zeros((rows, cols), np.float32) if dark is None else np.ascontiguousarray(dark)
     for start in range(0, nz, _PARTIAL_PLANES):
         part = x[start : start + _PARTIAL_PLANES]
         if smoother is None:
             bands = _ExactBands(part, dark, sigma)
         else:
-            bands = _DecimatedBands(smoother, part, offset, quality)
+            bands = _DecimatedBands(smoother, part, offset)
         height = max(1, _BAND_ELEMENTS // (part.shape[0] * cols))
 
         def run(chunk: list[int], part=part, bands=bands, height=height) -> None:
-            buffers = np.empty((3, height, part.shape[0], cols), np.float32)
+            smoothed = np.empty((height, part.shape[0], cols), np.float32)
             for a in chunk:
                 b = min(a + height, rows)
-                offset = None if dark is None else dark[a:b]
-                work = buffers[:, : b - a]
-                bands.fill(a, b, work[1])
-                known = bands.above(a, b, cutoff)
-                _band_sums(part[:, a:b], offset, work, cutoff, known, quality, sums[0, :, a:b])
+                s = smoothed[: b - a]
+                bands.fill(a, b, s)
+                check = not bands.above(a, b, cutoff)
+                accumulate_band(part, dark_plane, a, b, s, cutoff, check, quality, sums[0])
 
         starts = list(range(0, rows, height))
         chunks = [c.tolist() for c in np.array_split(starts, min(workers, len(starts)))]
@@ -343,35 +352,29 @@ class _ExactBands:
     def fill(self, start: int, stop: int, out: np.ndarray) -> None:
         out[...] = self._smoothed[:, start:stop].transpose(1, 0, 2)
 
-    def above(self, start: int, stop: int, cutoff: float) -> None:
+    def above(self, start: int, stop: int, cutoff: float) -> bool:
         """Nothing is known beforehand: the band is checked value by value."""
-        return None
+        return False
 
 
 class _DecimatedBands:
     """Smoothed planes by bands of rows, from :class:`DecimatedGaussian`.
 
-    ``above`` tells from the coarse grid alone when a whole band is above the cutoff, and
-    then also gives the band's sum over planes (from the grid summed over planes).
+    ``above`` tells from the coarse grid alone when a whole band is above the cutoff.
     """
 
-    def __init__(self, smoother: DecimatedGaussian, planes, offset, quality: bool):
+    def __init__(self, smoother: DecimatedGaussian, planes, offset):
         self._smoother = smoother
         self._grid = smoother.grid(planes, offset)
         self._lows = self._grid.min(axis=(1, 2))
-        self._totals = self._grid.sum(axis=1)[:, None, :] if quality else None
 
     def fill(self, start: int, stop: int, out: np.ndarray) -> None:
         self._smoother.rows(self._grid, start, stop, out=out)
 
-    def above(self, start: int, stop: int, cutoff: float):
-        """``(row, col)`` sums over planes (or True without quality) if all are above."""
+    def above(self, start: int, stop: int, cutoff: float) -> bool:
+        """Whether every smoothed value of rows ``start:stop`` is above ``cutoff``."""
         lo, hi = self._smoother.span(start, stop)
-        if not self._lows[lo:hi].min() > cutoff:
-            return None
-        if self._totals is None:
-            return True
-        return self._smoother.rows(self._totals, start, stop)[:, 0]
+        return bool(self._lows[lo:hi].min() > cutoff)
 
 
 @functools.lru_cache(maxsize=4)
@@ -380,56 +383,30 @@ def _smoother(shape: tuple[int, int], sigma: float) -> DecimatedGaussian | None:
     return DecimatedGaussian(shape, sigma) if decimation_factor(shape, sigma) else None
 
 
+def _n_sums(quality: bool) -> int:
+    """Return how many per-pixel sums a block produces (the quality needs two more)."""
+    return ALL_SUMS if quality else GAIN_SUMS
+
+
 def _sums_dtype(n_planes: int) -> np.dtype:
     return np.dtype(np.float32 if n_planes <= _PARTIAL_PLANES else np.float64)
 
 
-def _band_sums(x, dark, work, cutoff: float, known, quality: bool, out: np.ndarray) -> None:
-    """Add a band's sums over planes to ``out`` (7, row, col).
-
-    ``x`` is the (plane, row, col) band of counts; ``work`` holds three (row, plane, col)
-    float32 buffers: ``m`` (filled here with ``x - dark``), ``s`` (the smoothed values) and
-    scratch. ``known`` is None (check each value against the cutoff), True (all above it) or
-    the sums of ``s`` over planes (all above it). ``quality`` adds the sums of ``s`` and
-    ``d * d``. ``m`` and
-    ``d = s - m`` are summed rather than ``s`` itself: ``d`` is small next to ``s``, so the
-    residuals come from sums that do not cancel (``s`` is overwritten).
-    """
-    m, s, product = work
-    counts = x.transpose(1, 0, 2)
-    if dark is None:
-        m[...] = counts
-    else:
-        np.subtract(counts, dark[:, None, :], out=m, dtype=np.float32)
-    if known is None and not s.min() > cutoff:
-        used = s > cutoff
-        out[_N] += np.count_nonzero(used, axis=1)
-        m *= used
-        s *= used
-    else:
-        out[_N] += s.shape[1]
-    if quality:
-        out[_S] += s.sum(axis=1) if known is None or known is True else known
-    out[_M] += m.sum(axis=1)
-    d = np.subtract(s, m, out=s)
-    pairs = ((_MM, m, m), (_MD, m, d), (_DD, d, d)) if quality else ((_MM, m, m), (_MD, m, d))
-    for index, left, right in pairs:
-        out[index] += np.multiply(left, right, out=product).sum(axis=1)
-
-
 def _solve(sums: np.ndarray) -> tuple[np.ndarray, FitQuality]:
-    """Gains and fit quality from the per-pixel sums."""
-    n, mm, md = sums[_N], sums[_MM], sums[_MD]
+    """Gains and fit quality from the per-pixel sums (those of the quality taken as 0 if absent)."""
+    if sums.shape[0] < ALL_SUMS:
+        sums = np.concatenate([sums, np.zeros((ALL_SUMS - sums.shape[0], *sums.shape[1:]))])
+    n, mm, md = sums[N], sums[MM], sums[MD]
     with np.errstate(divide="ignore", invalid="ignore"):
         gains = 1.0 + md / mm  # sum(m s) / sum(m m), with s = m + d
-        mean_m = sums[_M] / n
+        mean_m = sums[M] / n
         var_m = mm / n - mean_m**2
         constant = (n >= 2) & (var_m <= _CONSTANT_VARIANCE * mean_m**2)
         undefined = (n == 0) | ~(mm > 0) | constant
         gains[undefined] = np.nan
-        rss = np.maximum(sums[_DD] - md**2 / mm, 0.0)  # sum((s - gain m)^2)
+        rss = np.maximum(sums[DD] - md**2 / mm, 0.0)  # sum((s - gain m)^2)
         rms = np.sqrt(rss / n)
-        spread = mm + 2 * md + sums[_DD] - sums[_S] ** 2 / n  # sum((s - mean(s))^2)
+        spread = mm + 2 * md + sums[DD] - sums[S] ** 2 / n  # sum((s - mean(s))^2)
         r_squared = np.where(spread > 0, 1.0 - rss / spread, np.nan)
     r_squared[undefined] = np.nan
     quality = FitQuality(
