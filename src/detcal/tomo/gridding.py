@@ -3,7 +3,7 @@
 By the Fourier slice theorem the 1D Fourier transform of a projection at angle ``theta`` is
 the slice's 2D transform on a line through the origin at that angle. Filtered back-projection
 is then a sum of complex exponentials over those polar frequency samples, evaluated on the
-pixel grid: exactly a type-1 non-uniform FFT (finufft, Barnett et al. 2019,
+pixel grid: exactly a type-1 non-uniform FFT (Dutt and Rokhlin 1993; Barnett et al. 2019,
 doi:10.1137/18M120885X). The steps, per pair of slices:
 
 1. pack the two real sinograms as the real and imaginary parts of one complex array and pad
@@ -15,10 +15,11 @@ doi:10.1137/18M120885X). The steps, per pair of slices:
    covers the circle inscribed in the slice: the part every view sees), FFT;
 4. one type-1 NUFFT from the ``n_angles * L`` polar samples to the ``N x N`` grid: the
    real part is the first slice, the imaginary part the second. It is done here in its
-   three parts: finufft spreads the samples onto a grid 1.25 times finer
-   (``spreadinterponly``; the samples pre-sorted by grid tile, so it reads memory in
-   order); a 2D FFT that transforms only the ``N`` columns and rows kept; division by the
-   spreading kernel's Fourier transform.
+   three parts: the samples are spread onto a grid 1.25 times finer with kernel weights
+   computed once per geometry, the sample at ``-k`` exactly mirroring the one at ``+k`` so the
+   two slices do not leak into each other (``detcal.tomo.spreading``); a 2D FFT that
+   transforms only the ``N`` columns and rows kept; division by the spreading kernel's
+   Fourier transform.
 
 Steps 1 to 3 run on a few dozen views at a time and step 4's FFTs on a few dozen grid rows
 or columns at a time, so the working set stays in cache. Each pair is one single-threaded
@@ -38,11 +39,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-import finufft
 import numpy as np
 import scipy.fft
 
 from detcal.tomo.filters import reconstruction_filter
+from detcal.tomo.spreading import UPSAMPLING, PolarSpreader
 
 
 def _even_fast_len(n: int) -> int:
@@ -56,8 +57,8 @@ class GriddingBackprojector:
     """Reusable gridding reconstructor for one geometry (angles, detector width, grid size).
 
     Slices are reconstructed in pairs, each pair end to end (filtering, FFTs, non-uniform FFT)
-    by one of ``nthreads`` workers, each with its own single-threaded finufft plan and scratch
-    buffers (its "lane"), so the cores stay busy without sharing one transform. Lanes are made
+    by one of ``nthreads`` workers, each with its own scratch buffers (its "lane"), so the
+    cores stay busy without sharing one transform; the kernel weights are shared. Lanes are made
     on first use and kept; one instance may serve several threads at once.
 
     Parameters
@@ -115,22 +116,14 @@ class GriddingBackprojector:
         self._phase = np.empty(arg.shape, dtype=np.complex64)
         np.multiply(np.cos(arg), factor, out=self._phase.real, casting="same_kind")
         np.multiply(np.sin(arg), factor, out=self._phase.imag, casting="same_kind")
-        # the spreading grid; the polar points in the order of its tiles (16 x 16 or so), so
-        # the spreader reads them (and the data, gathered in that order) close to memory order
-        self._fine = _even_fast_len(math.ceil(_UPSAMPFAC * self.size))
-        tiles = min(-(-self._fine // 16), 255)
-        tile1, tile2 = (
-            np.clip((np.multiply.outer(trig, omega) + 0.5) * tiles, 0, tiles - 1).astype(np.uint16)
-            for trig in (-sin, cos)
+        # the spreading grid, the kernel weights of every polar sample on it, and the
+        # factors that undo the kernel after the grid's FFT, by mode (-N/2 .. N/2 - 1)
+        self._fine = _even_fast_len(math.ceil(UPSAMPLING * self.size))
+        self._spreader = PolarSpreader(self.theta, self.window, self._fine, self.eps)
+        k = np.arange(self.size) - self.size // 2
+        self._deconv = (np.where(k % 2 == 0, 1.0, -1.0) / self._spreader.transform(k)).astype(
+            np.float32
         )
-        tile1 *= tiles
-        tile1 += tile2
-        self._order = np.argsort(tile1.ravel(), kind="stable")  # a radix sort
-        view, sample = np.divmod(self._order, self.window)
-        scale = (2.0 * np.pi * omega).astype(np.float32)
-        self._k1 = scale[sample] * (-sin).astype(np.float32)[view]
-        self._k2 = scale[sample] * cos.astype(np.float32)[view]
-        self._deconv = _deconvolution(self._fine, self.size, self.eps)
         # the same factors by grid column (output column c is grid column (c - N // 2) % fine),
         # each twice: for the real and the imaginary part
         cols = np.zeros(self._fine, dtype=np.float32)
@@ -224,14 +217,15 @@ class GriddingBackprojector:
                 rows[...] = filtered[:, lo : lo + self.window]
                 rows = scipy.fft.fft(rows, axis=-1, workers=1, overwrite_x=True)
                 rows *= self._phase[a0:a1]
-            np.take(win.reshape(-1), self._order, out=lane.points, mode="clip")
             self._to_image(lane, out, first, second)
         finally:
             self._free.put(lane)
 
     def _to_image(self, lane: _Lane, out: np.ndarray, first: int, second: int | None) -> None:
         """Spread the polar samples, FFT only the rows and columns kept, deconvolve, split."""
-        grid = lane.plan.execute(lane.points, out=lane.grid)
+        grid = lane.grid
+        grid[...] = 0.0
+        self._spreader.spread(lane.window, grid)
         n, fine, d = self.size, self._fine, self._deconv
         neg = n // 2  # modes -neg .. n - neg - 1, the negative ones at the end of the FFT
         for r0 in range(0, fine, _BLOCK):
@@ -327,64 +321,17 @@ class GriddingBackprojector:
 
 
 class _Lane:
-    """One worker's single-threaded finufft plan and scratch buffers."""
+    """One worker's scratch buffers: filtering, the polar samples, the grid, image columns."""
 
     def __init__(self, owner: GriddingBackprojector):
         n_angles = owner.theta.size
-        self.plan = _spreader(owner._fine, owner.eps)
-        self.plan.setpts(owner._k1, owner._k2)
         self.padded = np.empty((_BLOCK, owner._length), dtype=np.complex64)
+        self.window = np.empty((n_angles, owner.window), dtype=np.complex64)
         self.grid = np.empty((owner._fine, owner._fine), dtype=np.complex64)
         self.columns = np.empty((owner._fine, _BLOCK), dtype=np.complex64)
-        self.points = np.empty(n_angles * owner.window, dtype=np.complex64)
-        # the window's samples are gathered into the points before the grid is spread into:
-        # share the grid's memory if it is large enough
-        size, flat = self.points.size, self.grid.reshape(-1)
-        spare = flat[:size] if size <= flat.size else np.empty(size, dtype=np.complex64)
-        self.window = spare.reshape(n_angles, owner.window)
 
 
-_UPSAMPFAC = 1.25
 _BLOCK = 64  # views (or grid rows, image columns) per step: a cache-sized working set
-
-
-def _spreader(fine: int, eps: float) -> finufft.Plan:
-    """Make a finufft plan that only spreads points onto a ``fine x fine`` grid (no FFT)."""
-    return finufft.Plan(
-        1,
-        (fine, fine),
-        eps=eps,
-        isign=1,
-        dtype="complex64",
-        nthreads=1,
-        upsampfac=_UPSAMPFAC,
-        spreadinterponly=1,
-    )
-
-
-def _deconvolution(fine: int, size: int, eps: float) -> np.ndarray:
-    """Per-mode factor turning the FFT of a spread grid into the type-1 sums, modes in order.
-
-    The spreading kernel's Fourier transform, by the rectangle rule on 16 sub-cell offsets
-    (its aliases land 16 grids away), sampled by spreading points at those offsets; the sign
-    ``(-1)^k`` moves the origin from grid index ``fine / 2`` to 0.
-    """
-    sub, gap = 16, 32
-    probe = gap * sub
-    at = gap * (np.arange(sub) + 0.5) + np.arange(sub) / sub  # grid positions
-    plan = _spreader(probe, eps)
-    plan.setpts(
-        (2.0 * np.pi * at / probe - np.pi).astype(np.float32), np.zeros(sub, dtype=np.float32)
-    )
-    column = plan.execute(np.ones(sub, dtype=np.complex64))[:, probe // 2].real.astype(float)
-    centre = np.sqrt(column[gap // 2])  # the kernel's value at 0, the factor across the row
-    offsets = np.arange(probe)[:, None] - at[None, :]
-    near = (np.abs(offsets) < gap / 2) & (column[:, None] != 0)
-    z = offsets[near]
-    values = np.broadcast_to(column[:, None] / centre, offsets.shape)[near]
-    k = np.arange(size) - size // 2
-    transform = (values[None, :] * np.cos(2.0 * np.pi * k[:, None] * z[None, :] / fine)).sum(1)
-    return (np.where(k % 2 == 0, 1.0, -1.0) * sub / transform).astype(np.float32)
 
 
 def axis_extent(centers: np.ndarray, n_cols: int) -> int:
@@ -420,10 +367,10 @@ def cached_backprojector(
 ) -> GriddingBackprojector:
     """Return a ``GriddingBackprojector`` for this geometry, reusing the last one made.
 
-    Setting one up (polar points, phases, the finufft plans) costs about as much as
+    Setting one up (kernel weights of the polar samples, phases) costs about as much as
     reconstructing a slice; dask computes slab after slab with the same geometry. The instance
-    is shared by all threads: its lanes keep each finufft plan to one thread at a time and
-    bound the work running at once to ``nthreads`` pairs of slices.
+    is shared by all threads: its lanes keep each set of scratch buffers to one thread at a time
+    and bound the work running at once to ``nthreads`` pairs of slices.
 
     Parameters
     ----------

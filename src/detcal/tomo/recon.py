@@ -3,7 +3,7 @@
 ``recon`` takes TomoPy's arguments (``tomo`` as (angle, row, column), ``theta`` in radians,
 ``center`` as the column the rotation axis passes through) and returns slices as
 (row, N, N) float32 in attenuation per pixel. The default back-end is this project's
-gridding reconstructor (``detcal.tomo.gridding``, built on finufft); TomoPy and ASTRA are
+gridding reconstructor (``detcal.tomo.gridding``, numpy/scipy and numba); TomoPy and ASTRA are
 used instead when asked for and installed.
 """
 
@@ -327,7 +327,7 @@ def recon(
     ----------
     Kak and Slaney, Principles of Computerized Tomographic Imaging, IEEE Press (1988),
     doi:10.1137/1.9780898719277. Barnett, Magland and af Klinteberg, SIAM J. Sci. Comput. 41,
-    C479 (2019), doi:10.1137/18M120885X (finufft).
+    C479 (2019), doi:10.1137/18M120885X (the non-uniform FFT and its kernel).
 
     Examples
     --------
