@@ -19,7 +19,8 @@
    (threaded scheduler, 2 threads), 8-plane chunks; the peak RSS column shows the memory used.
 6. ``response correct Zarr->Zarr``: ``correct_image`` (gains, dark, flat) streamed from a
    (256, 1024, 1024) uint16 Zarr to Zarr with ``save_array``; peer = a plain dask copy of the
-   same data cast to float32 through the same ``save_array``. Target: ours >= 0.9x the copy.
+   same data cast to float32 through the same ``save_array``; each side the best of three
+   saves (the time of the save alone). Target: ours >= 0.9x the copy.
 """
 
 from __future__ import annotations
@@ -253,25 +254,32 @@ def _copy_setup(size: str):
     return {"path": path, "dark": dark, "flat": flat, "gains": gains, "out": out}
 
 
-def _copy_ours(inputs) -> str:
+def _best_save(inputs, make) -> tuple[str, float]:
+    """Save ``make(image)`` three times (threaded scheduler, 2 threads); note the fastest."""
+    times = []
     with dask.config.set(scheduler="threads", num_workers=2):
         image = open_array(inputs["path"])
-        out = correct_image(image, inputs["gains"], dark=inputs["dark"], flat=inputs["flat"])
-        start = time.perf_counter()
-        save_array(out, inputs["out"], overwrite=True)
-        seconds = time.perf_counter() - start
+        for _ in range(3):
+            out = make(image)
+            start = time.perf_counter()
+            save_array(out, inputs["out"], overwrite=True)
+            times.append(time.perf_counter() - start)
     shutil.rmtree(inputs["out"], ignore_errors=True)
-    return f"{image.nbytes / 2**20 / seconds:.0f} MiB/s of uint16 input"
+    best = min(times)
+    return f"best of 3: {image.nbytes / 2**20 / best:.0f} MiB/s of uint16 input", best
 
 
-def _copy_peer(inputs) -> str:
-    with dask.config.set(scheduler="threads", num_workers=2):
-        image = open_array(inputs["path"])
-        start = time.perf_counter()
-        save_array(image.astype(np.float32), inputs["out"], overwrite=True)
-        seconds = time.perf_counter() - start
-    shutil.rmtree(inputs["out"], ignore_errors=True)
-    return f"{image.nbytes / 2**20 / seconds:.0f} MiB/s of uint16 input"
+def _copy_ours(inputs) -> tuple[str, float]:
+    return _best_save(
+        inputs,
+        lambda image: correct_image(
+            image, inputs["gains"], dark=inputs["dark"], flat=inputs["flat"]
+        ),
+    )
+
+
+def _copy_peer(inputs) -> tuple[str, float]:
+    return _best_save(inputs, lambda image: image.astype(np.float32))
 
 
 def cases(size: str) -> list[Case]:
