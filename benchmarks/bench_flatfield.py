@@ -2,7 +2,8 @@
 
 1. ``flatfield apply zarr->zarr (uint16)``: ``apply_flatfield(..., keep_dtype=True)`` of a
    (planes, 2048, 2048) uint16 Zarr streamed to Zarr with ``detcal.io.save_array`` against a
-   plain dask copy of the same array written by the same ``save_array``. Target: >= 0.9x.
+   plain dask copy of the same array written by the same ``save_array``; each side the best
+   of three saves (the time of the save alone). Target: >= 0.9x.
 2. ``flatfield apply zarr->zarr (float32)``: the same with float32 output (twice the bytes);
    the peer's copy is cast to float32 too.
 3. ``flatfield estimate empty data: bytes read``: z-levels of the corner tiles of a
@@ -18,6 +19,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import dask.array as da
@@ -98,25 +100,34 @@ def _apply_setup(size: str):
     return src, out, shape
 
 
-def _apply_ours(inputs, keep_dtype: bool) -> str:
+def _best_save(make, out) -> float:
+    """Save ``make()`` to ``out`` three times; return the fastest save's time."""
+    times = []
+    for _ in range(3):
+        array = make()
+        start = time.perf_counter()
+        save_array(array, out, overwrite=True)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _apply_ours(inputs, keep_dtype: bool) -> tuple[str, float]:
     from detcal.flatfield import Profiles
 
     src, out, shape = inputs
     flat = vignetting(shape[-2:])
     data = da.from_zarr(str(src))
-    corrected = apply_flatfield(
-        data, Profiles(flat, np.full(shape[-2:], DARK)), keep_dtype=keep_dtype
-    )
-    save_array(corrected, out)
-    nbytes = data.nbytes
-    return f"{nbytes / 2**20:.0f} MiB in, out {corrected.dtype}"
+    profiles = Profiles(flat, np.full(shape[-2:], DARK))
+    seconds = _best_save(lambda: apply_flatfield(data, profiles, keep_dtype=keep_dtype), out)
+    dtype = np.dtype(data.dtype if keep_dtype else np.float32)
+    return f"best of 3: {data.nbytes / 2**20:.0f} MiB in, out {dtype}", seconds
 
 
-def _apply_peer(inputs, dtype) -> str:
+def _apply_peer(inputs, dtype) -> tuple[str, float]:
     src, out, _ = inputs
     data = da.from_zarr(str(src))
-    save_array(data.astype(dtype), out)
-    return f"{data.nbytes / 2**20:.0f} MiB copied to {np.dtype(dtype)}"
+    seconds = _best_save(lambda: data.astype(dtype), out)
+    return f"best of 3: {data.nbytes / 2**20:.0f} MiB copied to {np.dtype(dtype)}", seconds
 
 
 # ----------------------------------------------------------------------------- bytes read

@@ -227,7 +227,8 @@ def remove_stripe_ti(tomo, *, nblock: int = 0, alpha=1.5):
 def _sf_block(block: np.ndarray, size: int) -> np.ndarray:
     profile = block.mean(axis=0, keepdims=True, dtype=np.float64)
     smooth = uniform_filter1d(profile, size, axis=2, mode="nearest")
-    return block - (profile - smooth)
+    # the stripe pattern in the block's float32: one pass over the block, no float64 copy
+    return block - (profile - smooth).astype(block.dtype)
 
 
 def remove_stripe_sf(tomo, *, size: int = 5):
