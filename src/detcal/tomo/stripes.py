@@ -261,8 +261,8 @@ def remove_stripe_sf(tomo, *, size: int = 5):
     --------
     >>> import numpy as np
     >>> sino = np.ones((4, 1, 9)); sino[:, 0, 4] = 2.0
-    >>> float(remove_stripe_sf(sino, size=3)[0, 0, 4])
-    1.3333333730697632
+    >>> round(float(remove_stripe_sf(sino, size=3)[0, 0, 4]), 6)  # 2 - (2 - 4/3)
+    1.333333
     """
     tomo = check_stack(tomo)
     size = check_positive(size, "size", integer=True)
