@@ -60,30 +60,29 @@ def accumulate_band(
 @numba.njit(nogil=True, cache=True)
 def _accumulate(counts, dark, start, stop, smoothed, cutoff, check, quality, out):
     planes, width = counts.shape[0], counts.shape[2]
+    # no cutoff check: the cutoff below every value (s > -inf), so one loop serves both
+    floor = cutoff if check else np.float32(-np.inf)
     for band_row in range(stop - start):
         r = start + band_row
         for p in range(planes):
-            if check:
+            if quality:
                 for c in range(width):
                     s = smoothed[band_row, p, c]
-                    use = np.float32(s > cutoff)
+                    use = np.float32(s > floor)
+                    m = (np.float32(counts[p, r, c]) - dark[r, c]) * use
+                    d = s * use - m
+                    out[N, r, c] += use
+                    out[M, r, c] += m
+                    out[MM, r, c] += m * m
+                    out[MD, r, c] += m * d
+                    out[S, r, c] += s * use
+                    out[DD, r, c] += d * d
+            else:
+                for c in range(width):
+                    s = smoothed[band_row, p, c]
+                    use = np.float32(s > floor)
                     m = (np.float32(counts[p, r, c]) - dark[r, c]) * use
                     out[N, r, c] += use
                     out[M, r, c] += m
                     out[MM, r, c] += m * m
                     out[MD, r, c] += m * (s * use - m)
-            else:
-                for c in range(width):
-                    m = np.float32(counts[p, r, c]) - dark[r, c]
-                    out[M, r, c] += m
-                    out[MM, r, c] += m * m
-                    out[MD, r, c] += m * (smoothed[band_row, p, c] - m)
-                for c in range(width):
-                    out[N, r, c] += 1
-            if quality:
-                for c in range(width):
-                    s = smoothed[band_row, p, c]
-                    use = np.float32(not check or s > cutoff)
-                    d = (s - (np.float32(counts[p, r, c]) - dark[r, c])) * use
-                    out[S, r, c] += s * use
-                    out[DD, r, c] += d * d

@@ -12,8 +12,9 @@ of ``s`` against ``m`` over the planes where ``s > cutoff``::
 file can be used here and the other way round). ``correct_image`` multiplies ``image - dark``
 by the gains and, given a flat, divides by the smoothed dark-corrected flat.
 
-The fit streams: each block of whole planes is smoothed and reduced to seven per-pixel sums, so
-a dask (e.g. Zarr-backed) sweep larger than memory is fitted in one pass of bounded memory.
+The fit streams: each block of whole planes is smoothed and reduced to five per-pixel sums
+(seven with the fit quality), so a dask (e.g. Zarr-backed) sweep larger than memory is fitted
+in one pass of bounded memory.
 It runs at about the speed the sweep can be read: a wide Gaussian is computed from block sums
 (decimated smoothing), the smoothed values are made band of rows by band of rows and reduced
 while the band is in cache by one compiled loop (:mod:`detcal.response.band_sums`), in float32
