@@ -72,25 +72,16 @@ class PolarSpreader:
         m = np.arange(half, dtype=np.float64)
         # grid position of sample m of each view (the origin at cell fine / 2)
         scale = self.fine / window
-        rows_at = self.fine / 2 + np.multiply.outer(-np.sin(theta), m) * scale
-        cols_at = self.fine / 2 + np.multiply.outer(np.cos(theta), m) * scale
-        self._rows, self._row_weights = self._weights(rows_at)
-        self._cols, self._col_weights = self._weights(cols_at)
-
-    def _weights(self, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """First cell covered and the kernel weights of the ``width`` cells from it.
-
-        All the cells of a sample share its offset from the first one, ``first - position``
-        in ``[-width / 2, 1 - width / 2)``; the weights are read from a table of the kernel
-        over that offset (``_TABLE`` steps per cell, linear interpolation: about 1e-7 of
-        the kernel's peak), not computed sample by sample.
-        """
+        # the kernel over a sample's offset from its first cell, ``first - position`` in
+        # ``[-width / 2, 1 - width / 2)``, for each of the ``width`` cells: the weights are
+        # read from it (``_TABLE`` steps per cell, linear interpolation: about 1e-7 of the
+        # kernel's peak), not computed sample by sample
         offsets = np.arange(_TABLE + 1)[:, None] / _TABLE - self.width / 2 + np.arange(self.width)
         table = self.kernel(offsets).astype(np.float32)
-        first = np.empty(position.shape, np.int32)
-        weights = np.empty((*position.shape, self.width), np.float32)
-        _tabulated_weights(position, table, first, weights)
-        return first, weights
+        rows_at = self.fine / 2 + np.multiply.outer(-np.sin(theta), m) * scale
+        cols_at = self.fine / 2 + np.multiply.outer(np.cos(theta), m) * scale
+        self._rows, self._row_weights = _weights(rows_at, table)
+        self._cols, self._col_weights = _weights(cols_at, table)
 
     def kernel(self, offset: np.ndarray) -> np.ndarray:
         """Return the kernel at ``offset`` cells from a sample (1 at 0, 0 beyond ``width / 2``)."""
@@ -175,6 +166,14 @@ def _spread(samples, rows, cols, row_weights, col_weights, grid, width_token):
                             c = (c1 + b) % fine
                             row[2 * c] += ar * wc[last - b]
                             row[2 * c + 1] += ai * wc[last - b]
+
+
+def _weights(position: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First cell covered by each sample at ``position`` and the weights of its cells."""
+    first = np.empty(position.shape, np.int32)
+    weights = np.empty((*position.shape, table.shape[1]), np.float32)
+    _tabulated_weights(position, table, first, weights)
+    return first, weights
 
 
 @numba.njit(nogil=True, cache=True)
