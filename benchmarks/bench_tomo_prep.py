@@ -19,7 +19,7 @@ import time
 import dask
 import dask.array as da
 import numpy as np
-from harness import Case, work_dir
+from harness import Case, best_of, work_dir
 
 from detcal.tomo import prep
 
@@ -95,16 +95,6 @@ def _note(out, clean) -> str:
     return f"stripe {STRIPE:.3f}->{amplitude:.4f}, rms elsewhere {rest:.4f}"
 
 
-def _best(work, repeats: int = REPEATS):
-    """Run ``work()`` ``repeats`` times; return its last output and the fastest time."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = work()
-        times.append(time.perf_counter() - start)
-    return out, min(times)
-
-
 def _ours(name: str, **kwargs):
     def run(inputs):
         clean, striped = inputs
@@ -114,7 +104,7 @@ def _ours(name: str, **kwargs):
             with dask.config.set(scheduler="threads"):
                 return lazy.compute()
 
-        out, seconds = _best(work)
+        out, seconds, _ = best_of(work, REPEATS)
         return f"best of {REPEATS}: " + _note(out, clean), seconds
 
     return run
@@ -139,7 +129,7 @@ def _tomopy(name: str, **kwargs):
     def run(inputs):
         clean, striped = inputs
         copies = [striped.copy() for _ in range(REPEATS)]  # TomoPy may work in place
-        out, seconds = _best(lambda: getattr(tomopy, name)(copies.pop(), **kwargs))
+        out, seconds, _ = best_of(lambda: getattr(tomopy, name)(copies.pop(), **kwargs), REPEATS)
         return f"best of {REPEATS}: " + _note(out, clean), seconds
 
     return run
@@ -157,14 +147,14 @@ def _ours_phase(inputs):
         with dask.config.set(scheduler="threads"):
             return lazy.compute()
 
-    out, seconds = _best(work)
+    out, seconds, _ = best_of(work, REPEATS)
     return f"best of {REPEATS}: " + _phase_note(out, striped), seconds
 
 
 def _tomopy_phase(inputs):
     _, striped = inputs
     copies = [striped.copy() for _ in range(REPEATS)]
-    out, seconds = _best(lambda: tomopy.retrieve_phase(copies.pop(), **PHASE))
+    out, seconds, _ = best_of(lambda: tomopy.retrieve_phase(copies.pop(), **PHASE), REPEATS)
     return f"best of {REPEATS}: " + _phase_note(out, striped), seconds
 
 

@@ -14,11 +14,10 @@ reported.
 
 from __future__ import annotations
 
-import resource
 import time
 
 import numpy as np
-from harness import Case, work_dir
+from harness import Case, best_of, cpu_seconds, work_dir
 
 SIZES = {"quick": (256, 360, 2), "full": (2048, 1500, 8)}
 REPEATS = 5
@@ -78,11 +77,6 @@ def _error(rec: np.ndarray, inputs) -> float:
     return float(best)
 
 
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _note(rec: np.ndarray, inputs, seconds: float, cpu: float) -> str:
     n = rec.shape[0]
     return (
@@ -94,14 +88,14 @@ def _ours(filter_name: str):
     def run(inputs) -> str:
         from detcal.tomo.recon import recon
 
-        start, cpu = time.perf_counter(), _cpu()
+        start, cpu = time.perf_counter(), cpu_seconds()
         rec = recon(
             inputs["tomo"],
             inputs["theta"],
             center=float(inputs["center"]),
             filter_name=filter_name,
         )
-        return _note(rec, inputs, time.perf_counter() - start, _cpu() - cpu)
+        return _note(rec, inputs, time.perf_counter() - start, cpu_seconds() - cpu)
 
     return run
 
@@ -109,13 +103,8 @@ def _ours(filter_name: str):
 def _best_of(func, inputs) -> tuple[str, float]:
     """Run ``func(inputs) -> slices`` once untimed, then ``REPEATS`` times; the fastest run."""
     func(inputs)
-    best = None
-    for _ in range(REPEATS):
-        start, cpu = time.perf_counter(), _cpu()
-        rec = func(inputs)
-        run = (time.perf_counter() - start, _cpu() - cpu)
-        best = run if best is None or run[0] < best[0] else best
-    return f"best of {REPEATS}: " + _note(rec, inputs, *best), best[0]
+    rec, seconds, cpu = best_of(lambda: func(inputs), REPEATS)
+    return f"best of {REPEATS}: " + _note(rec, inputs, seconds, cpu), seconds
 
 
 def _ours_steady(inputs) -> tuple[str, float]:
@@ -133,7 +122,7 @@ def _algotom(inputs) -> str:
     from algotom.rec.reconstruction import fbp_reconstruction
 
     tomo = inputs["tomo"].astype(np.float32)
-    start, cpu = time.perf_counter(), _cpu()
+    start, cpu = time.perf_counter(), cpu_seconds()
     rec = np.stack(
         [
             fbp_reconstruction(
@@ -148,15 +137,15 @@ def _algotom(inputs) -> str:
             for k in range(tomo.shape[1])
         ]
     )
-    return _note(rec, inputs, time.perf_counter() - start, _cpu() - cpu)
+    return _note(rec, inputs, time.perf_counter() - start, cpu_seconds() - cpu)
 
 
 def _astra(inputs) -> str:
     from detcal.tomo.recon import recon
 
-    start, cpu = time.perf_counter(), _cpu()
+    start, cpu = time.perf_counter(), cpu_seconds()
     rec = recon(inputs["tomo"], inputs["theta"], center=float(inputs["center"]), backend="astra")
-    return _note(rec, inputs, time.perf_counter() - start, _cpu() - cpu)
+    return _note(rec, inputs, time.perf_counter() - start, cpu_seconds() - cpu)
 
 
 def _tomopy(inputs) -> tuple[str, float]:
@@ -199,26 +188,26 @@ def _center_tomopy(inputs) -> str:
     import tomopy
 
     row = inputs["tomo"].shape[1] // 2
-    cpu = _cpu()
+    cpu = cpu_seconds()
     found = float(tomopy.find_center_vo(inputs["tomo"], ind=row, ncore=2))
-    return f"error {found - float(inputs['center']):+.3f} px, {_cpu() - cpu:.2f} CPU s"
+    return f"error {found - float(inputs['center']):+.3f} px, {cpu_seconds() - cpu:.2f} CPU s"
 
 
 def _center_ours(inputs) -> str:
     from detcal.tomo.center import find_center_vo
 
-    cpu = _cpu()
+    cpu = cpu_seconds()
     found = find_center_vo(inputs["tomo"], inputs["theta"])
-    return f"error {found - float(inputs['center']):+.3f} px, {_cpu() - cpu:.2f} CPU s"
+    return f"error {found - float(inputs['center']):+.3f} px, {cpu_seconds() - cpu:.2f} CPU s"
 
 
 def _center_algotom(inputs) -> str:
     from algotom.prep.calculation import find_center_vo
 
     row = inputs["tomo"].shape[1] // 2
-    cpu = _cpu()
+    cpu = cpu_seconds()
     found = find_center_vo(inputs["tomo"][:, row], ncore=2)
-    return f"error {found - float(inputs['center']):+.3f} px, {_cpu() - cpu:.2f} CPU s"
+    return f"error {found - float(inputs['center']):+.3f} px, {cpu_seconds() - cpu:.2f} CPU s"
 
 
 def cases(size: str) -> list[Case]:
