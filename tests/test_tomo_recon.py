@@ -212,6 +212,9 @@ def test_bad_input(clean):
         recon(tomo.astype(np.complex64), theta)
     with pytest.raises(ValueError, match="backend"):
         recon(tomo, theta, backend="cuda")
+    for eps in (0.0, -1e-3, 0.5, float("nan")):
+        with pytest.raises(ValueError, match="eps"):
+            recon(tomo, theta, eps=eps)
 
 
 @pytest.mark.parametrize("backend", ["tomopy", "astra"])

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import dask.array as da
 import numpy as np
 
+from detcal import _validate
 from detcal.tomo.filters import check_filter
 from detcal.tomo.gridding import axis_extent, cached_backprojector
 
@@ -300,7 +301,8 @@ def recon(
         Threads (None: all CPUs); the gridding back-end reconstructs that many pairs of
         slices at once, one thread each.
     eps : float
-        Relative precision of the non-uniform FFT (gridding back-end).
+        Relative precision of the non-uniform FFT (gridding back-end), 1e-10 to 0.1: it sets
+        the spreading kernel's width (``detcal.tomo.spreading.kernel_width``).
     chunk_rows : int or None
         Rows per dask chunk of the output (dask input only); None chooses about 128 MiB of
         input per chunk.
@@ -317,7 +319,7 @@ def recon(
     Raises
     ------
     ValueError
-        Bad shapes, angles, centres, filter, algorithm or backend names.
+        Bad shapes, angles, centres, filter, algorithm or backend names, or ``eps`` out of range.
     TypeError
         Non-numeric ``tomo``.
     ImportError
@@ -355,6 +357,7 @@ def recon(
             raise ValueError(f"circ_mask ratio must be positive; got {circ_mask}")
     if pixel_size is not None and not pixel_size > 0:
         raise ValueError(f"pixel_size must be positive; got {pixel_size}")
+    eps = _validate.number(eps, "eps", minimum=1e-10, maximum=0.1)
     options = dict(
         algorithm=algorithm,
         filter_name=filter_name,
