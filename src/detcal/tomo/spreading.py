@@ -28,8 +28,11 @@ from __future__ import annotations
 import math
 
 import numba
+import numba.extending
 import numpy as np
 import scipy.special
+from llvmlite import ir
+from numba.core import cgutils
 
 UPSAMPLING = 1.25  # fine grid cells per output pixel
 _BETA_PER_WIDTH = 1.82  # Kaiser-Bessel shape, the best measured at this upsampling
@@ -118,11 +121,91 @@ class PolarSpreader:
         )
 
 
+def _block_adder(mirror: bool):
+    """Make the compiled step that adds one sample's ``width x width`` block to the grid.
+
+    ``add(grid, at, row_length, re, im, row_weights, col_weights, w_at, width_token)`` adds
+    ``(re + i im) * row_weights[w_at + a] * col_weights[w_at + b]`` to the complex cell at
+    float offset ``at + a * row_length + 2 * b`` of the flat float32 ``grid``, for ``a, b`` in
+    ``range(width)`` (``width = len(width_token)``); with ``mirror`` the weights are taken in
+    reverse order. Each grid row's ``width`` complex cells are one vector load, multiply-add
+    and store, the sample times the column weights made once in registers: LLVM does not
+    vectorise the interleaved complex updates written as scalar loops (measured: 80 ms
+    scalar, 53 ms this way, for the 3.1 million samples of 1500 views of 2048 columns).
+    """
+
+    @numba.extending.intrinsic
+    def add(typingctx, grid, at, row_length, re, im, row_weights, col_weights, w_at, width_token):
+        width = len(width_token)
+        signature = numba.types.void(
+            grid, at, row_length, re, im, row_weights, col_weights, w_at, width_token
+        )
+
+        def codegen(context, builder, sig, args):
+            types = sig.args
+            f32 = ir.FloatType()
+            cells, floats = ir.VectorType(f32, width), ir.VectorType(f32, 2 * width)
+
+            def data(index):
+                array = cgutils.create_struct_proxy(types[index])(context, builder, args[index])
+                return array.data
+
+            def intp(index):
+                return context.cast(builder, args[index], types[index], numba.types.intp)
+
+            def lanes(values):
+                values = list(values)
+                return ir.Constant(ir.VectorType(_I32, len(values)), values)
+
+            def weights(index):
+                pointer = builder.gep(data(index), [intp(7)])
+                vector = builder.load(builder.bitcast(pointer, cells.as_pointer()), align=4)
+                if mirror:
+                    vector = builder.shuffle_vector(vector, vector, lanes(range(width)[::-1]))
+                return vector
+
+            row_w, col_w = weights(5), weights(6)
+            # [re, im, re, im, ...] * [w0, w0, w1, w1, ...]: the sample times each column weight
+            value = ir.Constant(ir.VectorType(f32, 2), ir.Undefined)
+            for lane, index in enumerate((3, 4)):
+                part = context.cast(builder, args[index], types[index], numba.types.float32)
+                value = builder.insert_element(value, part, ir.Constant(_I32, lane))
+            value = builder.shuffle_vector(value, value, lanes(i % 2 for i in range(2 * width)))
+            col_w = builder.shuffle_vector(col_w, col_w, lanes(i // 2 for i in range(2 * width)))
+            row = builder.fmul(value, col_w, flags=_FAST)
+            grid_data, start, row_length = data(0), intp(1), intp(2)
+            undefined = ir.Constant(floats, ir.Undefined)
+            for a in range(width):
+                weight = builder.extract_element(row_w, ir.Constant(_I32, a))
+                weight = builder.insert_element(undefined, weight, ir.Constant(_I32, 0))
+                weight = builder.shuffle_vector(weight, undefined, lanes([0] * (2 * width)))
+                offset = builder.add(start, builder.mul(row_length, ir.Constant(start.type, a)))
+                pointer = builder.bitcast(builder.gep(grid_data, [offset]), floats.as_pointer())
+                cells_now = builder.load(pointer, align=4)
+                added = builder.fadd(cells_now, builder.fmul(weight, row, flags=_FAST), flags=_FAST)
+                builder.store(added, pointer, align=4)
+            return context.get_dummy_value()
+
+        return signature, codegen
+
+    return add
+
+
+_I32 = ir.IntType(32)
+_FAST = ("fast",)
+_add_block = _block_adder(mirror=False)
+_add_mirrored_block = _block_adder(mirror=True)
+
+
 @numba.njit(nogil=True, fastmath=True, cache=True)
 def _spread(samples, rows, cols, row_weights, col_weights, grid, width_token):
     views, half = rows.shape
     width = len(width_token)
     fine = grid.shape[0]
+    row_length = grid.shape[1]
+    flat = grid.reshape(-1)
+    flat_row_weights = row_weights.reshape(-1)
+    flat_col_weights = col_weights.reshape(-1)
     window = samples.shape[1] // 2
     last = width - 1
     for v in range(views):
@@ -130,27 +213,37 @@ def _spread(samples, rows, cols, row_weights, col_weights, grid, width_token):
             r0, c0 = rows[v, m], cols[v, m]
             # the mirror image of sample m (at -m): first cells and weights reversed
             r1, c1 = fine - r0 - last, fine - c0 - last
-            wr, wc = row_weights[v, m], col_weights[v, m]
             re, im = samples[v, 2 * m], samples[v, 2 * m + 1]
             q = window - m if m > 0 else 0
             re1, im1 = samples[v, 2 * q], samples[v, 2 * q + 1]
             mirror = m > 0
-            inside = min(r0, c0, r1, c1) >= 0 and max(r0, c0, r1, c1) + width <= fine
-            if inside:
-                for a in range(width):
-                    row = grid[r0 + a]
-                    ar, ai = re * wr[a], im * wr[a]
-                    for b in range(width):
-                        row[2 * (c0 + b)] += ar * wc[b]
-                        row[2 * (c0 + b) + 1] += ai * wc[b]
+            if min(r0, c0, r1, c1) >= 0 and max(r0, c0, r1, c1) + width <= fine:
+                w_at = (v * half + m) * width
+                _add_block(
+                    flat,
+                    r0 * row_length + 2 * c0,
+                    row_length,
+                    re,
+                    im,
+                    flat_row_weights,
+                    flat_col_weights,
+                    w_at,
+                    width_token,
+                )
                 if mirror:
-                    for a in range(width):
-                        row = grid[r1 + a]
-                        ar, ai = re1 * wr[last - a], im1 * wr[last - a]
-                        for b in range(width):
-                            row[2 * (c1 + b)] += ar * wc[last - b]
-                            row[2 * (c1 + b) + 1] += ai * wc[last - b]
+                    _add_mirrored_block(
+                        flat,
+                        r1 * row_length + 2 * c1,
+                        row_length,
+                        re1,
+                        im1,
+                        flat_row_weights,
+                        flat_col_weights,
+                        w_at,
+                        width_token,
+                    )
             else:  # near the grid's edge: indices wrap around
+                wr, wc = row_weights[v, m], col_weights[v, m]
                 for a in range(width):
                     row = grid[(r0 + a) % fine]
                     ar, ai = re * wr[a], im * wr[a]
