@@ -39,6 +39,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+import numba
 import numpy as np
 import scipy.fft
 
@@ -244,9 +245,7 @@ class GriddingBackprojector:
             image = scipy.fft.ifft(image, axis=0, workers=1, overwrite_x=True, norm="forward")
             for part, index in ((image.real, first), (image.imag, second)):
                 if index is not None:
-                    block = out[index, :, c0:c1]
-                    np.multiply(part[fine - neg :], d[:neg, None], out=block[:neg])
-                    np.multiply(part[: n - neg], d[neg:, None], out=block[neg:])
+                    _deconvolve(part, d, out[index, :, c0:c1])
 
     def reconstruct(
         self,
@@ -332,6 +331,24 @@ class _Lane:
 
 
 _BLOCK = 64  # views (or grid rows, image columns) per step: a cache-sized working set
+
+
+@numba.njit(nogil=True, cache=True)
+def _deconvolve(part, factors, out):
+    """``out[r] = part[(r - N // 2) % fine] * factors[r]``: an image block from its columns' FFT.
+
+    ``part`` is the real or imaginary part of the (fine, k) transformed grid columns, ``out``
+    the (N, k) block of the slice, ``factors`` the kernel correction of each output row.
+    """
+    fine = part.shape[0]
+    n = factors.shape[0]
+    neg = n // 2
+    for r in range(n):
+        source = part[r - neg + fine if r < neg else r - neg]
+        target = out[r]
+        factor = factors[r]
+        for c in range(out.shape[1]):
+            target[c] = source[c] * factor
 
 
 def axis_extent(centers: np.ndarray, n_cols: int) -> int:
