@@ -195,6 +195,42 @@ _I32 = ir.IntType(32)
 _FAST = ("fast",)
 _add_block = _block_adder(mirror=False)
 _add_mirrored_block = _block_adder(mirror=True)
+_AHEAD = 8  # samples between a block's prefetch and its update
+
+
+@numba.extending.intrinsic
+def _prefetch_block(typingctx, grid, at, row_length, width_token):
+    """Ask for the cache lines of a block's rows to be loaded for writing.
+
+    The ``width`` rows start at float offset ``at`` of the flat float32 ``grid``,
+    ``row_length`` apart.
+
+    The spreading loop asks for the blocks of the sample a few ahead: the hardware prefetcher
+    cannot guess the rows a ray's samples are about to touch (measured: 58-62 ms without,
+    50-53 ms with, for the samples of 1500 views of 2048 columns).
+    """
+    width = len(width_token)
+    signature = numba.types.void(grid, at, row_length, width_token)
+
+    def codegen(context, builder, sig, args):
+        types = sig.args
+        data = cgutils.create_struct_proxy(types[0])(context, builder, args[0]).data
+        start = context.cast(builder, args[1], types[1], numba.types.intp)
+        row_length = context.cast(builder, args[2], types[2], numba.types.intp)
+        byte = ir.IntType(8).as_pointer()
+        prefetch = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [byte, _I32, _I32, _I32]),
+            "llvm.prefetch.p0i8",
+        )
+        # write access, keep in all cache levels, data cache
+        flags = [ir.Constant(_I32, value) for value in (1, 3, 1)]
+        for a in range(width):
+            offset = builder.add(start, builder.mul(row_length, ir.Constant(start.type, a)))
+            builder.call(prefetch, [builder.bitcast(builder.gep(data, [offset]), byte), *flags])
+        return context.get_dummy_value()
+
+    return signature, codegen
 
 
 @numba.njit(nogil=True, fastmath=True, cache=True)
@@ -210,6 +246,13 @@ def _spread(samples, rows, cols, row_weights, col_weights, grid, width_token):
     last = width - 1
     for v in range(views):
         for m in range(half):
+            ahead = m + _AHEAD
+            if ahead < half:
+                r0, c0 = rows[v, ahead], cols[v, ahead]
+                r1, c1 = fine - r0 - last, fine - c0 - last
+                if min(r0, c0, r1, c1) >= 0 and max(r0, c0, r1, c1) + width <= fine:
+                    _prefetch_block(flat, r0 * row_length + 2 * c0, row_length, width_token)
+                    _prefetch_block(flat, r1 * row_length + 2 * c1, row_length, width_token)
             r0, c0 = rows[v, m], cols[v, m]
             # the mirror image of sample m (at -m): first cells and weights reversed
             r1, c1 = fine - r0 - last, fine - c0 - last
