@@ -43,15 +43,10 @@ from detcal.progress import compute_with_progress
 from detcal.response.band_sums import (
     ALL_SUMS,
     BAD,
-    DD,
     GAIN_SUMS,
-    MD,
-    MM,
-    M,
-    N,
-    S,
     accumulate_band,
 )
+from detcal.response.gain_solve import solve_pixels
 from detcal.response.options import DEFAULT_CUTOFF
 
 try:  # the fit runs its own threads: BLAS's would only contend with them
@@ -397,26 +392,11 @@ def _solve(sums: np.ndarray) -> tuple[np.ndarray, FitQuality]:
     """Gains and fit quality from the per-pixel sums (those of the quality taken as 0 if absent)."""
     if sums.shape[0] < ALL_SUMS:
         sums = np.concatenate([sums, np.zeros((ALL_SUMS - sums.shape[0], *sums.shape[1:]))])
-    n, mm, md = sums[N], sums[MM], sums[MD]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gains = 1.0 + md / mm  # sum(m s) / sum(m m), with s = m + d
-        mean_m = sums[M] / n
-        var_m = mm / n - mean_m**2
-        constant = (n >= 2) & (var_m <= _CONSTANT_VARIANCE * mean_m**2)
-        undefined = (n == 0) | ~(mm > 0) | constant
-        gains[undefined] = np.nan
-        rss = np.maximum(sums[DD] - md**2 / mm, 0.0)  # sum((s - gain m)^2)
-        rms = np.sqrt(rss / n)
-        spread = mm + 2 * md + sums[DD] - sums[S] ** 2 / n  # sum((s - mean(s))^2)
-        r_squared = np.where(spread > 0, 1.0 - rss / spread, np.nan)
-    r_squared[undefined] = np.nan
+    gains, rms, r_squared, n_points, n_undefined = solve_pixels(sums, _CONSTANT_VARIANCE)
     quality = FitQuality(
-        residual_rms=rms.astype(np.float32),
-        r_squared=r_squared.astype(np.float32),
-        n_points=n.astype(np.int32),
-        n_undefined=int(undefined.sum()),
+        residual_rms=rms, r_squared=r_squared, n_points=n_points, n_undefined=n_undefined
     )
-    return gains.astype(np.float32), quality
+    return gains, quality
 
 
 def _check_volume(volume) -> None:
