@@ -118,18 +118,14 @@ class GriddingBackprojector:
         np.multiply(np.cos(arg), factor, out=self._phase.real, casting="same_kind")
         np.multiply(np.sin(arg), factor, out=self._phase.imag, casting="same_kind")
         # the spreading grid, the kernel weights of every polar sample on it, and the
-        # factors that undo the kernel after the grid's FFT, by mode (-N/2 .. N/2 - 1)
+        # factors that undo the kernel after the grid's FFT, by mode (-N/2 .. N/2 - 1), the same
+        # for rows and columns
         self._fine = _even_fast_len(math.ceil(UPSAMPLING * self.size))
         self._spreader = PolarSpreader(self.theta, self.window, self._fine, self.eps)
         k = np.arange(self.size) - self.size // 2
         self._deconv = (np.where(k % 2 == 0, 1.0, -1.0) / self._spreader.transform(k)).astype(
             np.float32
         )
-        # the same factors by grid column (output column c is grid column (c - N // 2) % fine),
-        # each twice: for the real and the imaginary part
-        cols = np.zeros(self._fine, dtype=np.float32)
-        cols[(np.arange(self.size) - self.size // 2) % self._fine] = self._deconv
-        self._deconv_cols = np.repeat(cols, 2)
         self._free: queue.SimpleQueue[_Lane] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._n_lanes = 0
@@ -232,8 +228,6 @@ class GriddingBackprojector:
         for r0 in range(0, fine, _BLOCK):
             rows = grid[r0 : r0 + _BLOCK]
             scipy.fft.ifft(rows, axis=1, workers=1, overwrite_x=True, norm="forward")
-            # the kernel correction along the columns, while the rows are in cache
-            rows.view(np.float32)[...] *= self._deconv_cols
         # output columns c0:c1 are the grid's columns (c0 - neg) % fine onwards: blocks of
         # the negative modes (at the grid's end) and of the others (at its start), copied to
         # a contiguous buffer and transformed there (a strided transform is twice as slow)
@@ -245,7 +239,7 @@ class GriddingBackprojector:
             image = scipy.fft.ifft(image, axis=0, workers=1, overwrite_x=True, norm="forward")
             for part, index in ((image.real, first), (image.imag, second)):
                 if index is not None:
-                    _deconvolve(part, d, out[index, :, c0:c1])
+                    _deconvolve(part, d, d[c0:c1], out[index, :, c0:c1])
 
     def reconstruct(
         self,
@@ -334,21 +328,22 @@ _BLOCK = 64  # views (or grid rows, image columns) per step: a cache-sized worki
 
 
 @numba.njit(nogil=True, cache=True)
-def _deconvolve(part, factors, out):
-    """``out[r] = part[(r - N // 2) % fine] * factors[r]``: an image block from its columns' FFT.
+def _deconvolve(part, row_factors, col_factors, out):
+    """``out[r, c] = part[(r - N // 2) % fine, c] * row_factors[r] * col_factors[c]``.
 
-    ``part`` is the real or imaginary part of the (fine, k) transformed grid columns, ``out``
-    the (N, k) block of the slice, ``factors`` the kernel correction of each output row.
+    An image block from its grid columns' FFT: ``part`` is the real or imaginary part of the
+    (fine, k) transformed columns, ``out`` the (N, k) block of the slice, the factors the
+    kernel correction of each output row and of each of the block's columns.
     """
     fine = part.shape[0]
-    n = factors.shape[0]
+    n = row_factors.shape[0]
     neg = n // 2
     for r in range(n):
         source = part[r - neg + fine if r < neg else r - neg]
         target = out[r]
-        factor = factors[r]
+        factor = row_factors[r]
         for c in range(out.shape[1]):
-            target[c] = source[c] * factor
+            target[c] = source[c] * factor * col_factors[c]
 
 
 def axis_extent(centers: np.ndarray, n_cols: int) -> int:
