@@ -226,6 +226,7 @@ def cases(size: str) -> list[Case]:
             lambda inputs: _apply_ours(inputs, keep_dtype=True),
             "plain dask copy (save_array)",
             lambda inputs: _apply_peer(inputs, np.uint16),
+            rounds=3,
         ),
         Case(
             "flatfield apply zarr->zarr (float32)",
@@ -233,6 +234,7 @@ def cases(size: str) -> list[Case]:
             lambda inputs: _apply_ours(inputs, keep_dtype=False),
             "plain dask copy to float32 (save_array)",
             lambda inputs: _apply_peer(inputs, np.float32),
+            rounds=3,
         ),
         Case(
             "flatfield estimate empty data: bytes read",

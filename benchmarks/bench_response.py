@@ -298,6 +298,7 @@ def cases(size: str) -> list[Case]:
             lambda inputs: _fit_zarr(inputs, busy=False),
             peer_name="dask read + sum (same Zarr)",
             peer=lambda inputs: _read_zarr(inputs, busy=False),
+            rounds=3,
         ),
         Case(
             f"response fit Zarr {_name(COPY_SHAPES[size])} uint16, one core busy",
@@ -305,6 +306,7 @@ def cases(size: str) -> list[Case]:
             lambda inputs: _fit_zarr(inputs, busy=True),
             peer_name="dask read + sum, one core busy",
             peer=lambda inputs: _read_zarr(inputs, busy=True),
+            rounds=3,
         ),
         Case(
             f"response out-of-core fit+correct {_name(BIG_SHAPES[size])} uint16 Zarr",
@@ -317,5 +319,6 @@ def cases(size: str) -> list[Case]:
             _copy_ours,
             peer_name="dask copy (astype float32, save_array)",
             peer=_copy_peer,
+            rounds=3,
         ),
     ]

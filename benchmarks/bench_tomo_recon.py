@@ -242,6 +242,7 @@ def cases(size: str) -> list[Case]:
             "tomopy gridrec",
             _tomopy,
             "tomopy",
+            rounds=3,
         ),
         Case(
             f"tomo recon shepp, steady state, one core busy, vs tomopy gridrec ({label})",
@@ -250,6 +251,7 @@ def cases(size: str) -> list[Case]:
             "tomopy gridrec (one core busy)",
             _busy(_tomopy),
             "tomopy",
+            rounds=3,
         ),
         Case(
             f"tomo find_center_vo vs tomopy ({n_cols} cols x {n_angles} angles)",

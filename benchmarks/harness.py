@@ -6,7 +6,8 @@ a case (ours, the peer) runs in a fresh Python process so its time and peak RSS 
 ``setup()`` prepares inputs (cache large files under ``work_dir()``), the peak-RSS counter is
 then reset, and the side is timed. A side returns an optional short quality note, or a
 ``(note, seconds)`` pair when it times its own steady state (e.g. the best of three runs with
-a busy core already spinning): that figure is then the side's time.
+a busy core already spinning): that figure is then the side's time. A case with ``rounds``
+alternates its two sides that many times and keeps each side's fastest run.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class Case:
     peer_name: str | None = None
     peer: Callable[[Any], str | tuple[str, float] | None] | None = None
     peer_import: str | None = None  # module whose absence means "not installed"
+    # sides run ours, peer, ours, peer... this many times, the fastest run of each kept: a
+    # slow spell of a shared machine then falls on both sides alike, not on one
+    rounds: int = 1
 
 
 def peer_installed(case: Case) -> bool:
