@@ -21,9 +21,10 @@ doi:10.1137/18M120885X). The steps, per pair of slices:
    transforms only the ``N`` columns and rows kept; division by the spreading kernel's
    Fourier transform.
 
-Steps 1 to 3 run on a few dozen views at a time and step 4's FFTs on a few dozen grid rows
-or columns at a time, so the working set stays in cache. Each pair is one single-threaded
-task: with two cores, two pairs run at once.
+Steps 1 to 3, and the spreading of step 4, run on a few dozen views at a time (the polar
+samples are spread while in cache, never written out whole), and step 4's FFTs on a few dozen
+grid rows or columns at a time, so the working set stays in cache. Each pair is one
+single-threaded task: with two cores, two pairs run at once.
 
 Pixels outside the inscribed circle (the corners) are outside some views; their values are
 not meaningful (``circ_mask`` clears them).
@@ -185,10 +186,11 @@ class GriddingBackprojector:
             g1 = gains[first]
             g2 = g1 if second is None else gains[second]
             lo = self._length // 2 - self.window // 2
-            win = lane.window
-            # a few views at a time, so the filtering buffer stays in cache
-            for a0 in range(0, win.shape[0], _BLOCK):
-                a1 = min(a0 + _BLOCK, win.shape[0])
+            n_views = self.theta.size
+            lane.grid[...] = 0.0
+            # a few views at a time, filtered and spread while in cache
+            for a0 in range(0, n_views, _BLOCK):
+                a1 = min(a0 + _BLOCK, n_views)
                 buf = lane.padded[: a1 - a0]
                 self._fill(buf.real, sinograms[first, a0:a1], centers[first], pad)
                 if second is None:
@@ -210,19 +212,18 @@ class GriddingBackprojector:
                 filtered = scipy.fft.ifft(
                     spec, axis=-1, workers=1, overwrite_x=True, norm="forward"
                 )
-                rows = win[a0:a1]
+                rows = lane.window[: a1 - a0]
                 rows[...] = filtered[:, lo : lo + self.window]
                 rows = scipy.fft.fft(rows, axis=-1, workers=1, overwrite_x=True)
                 rows *= self._phase[a0:a1]
+                self._spreader.spread(rows, lane.grid, first_view=a0)
             self._to_image(lane, out, first, second)
         finally:
             self._free.put(lane)
 
     def _to_image(self, lane: _Lane, out: np.ndarray, first: int, second: int | None) -> None:
-        """Spread the polar samples, FFT only the rows and columns kept, deconvolve, split."""
+        """FFT only the grid's rows and columns kept, deconvolve, split into the two slices."""
         grid = lane.grid
-        grid[...] = 0.0
-        self._spreader.spread(lane.window, grid)
         n, fine, d = self.size, self._fine, self._deconv
         neg = n // 2  # modes -neg .. n - neg - 1, the negative ones at the end of the FFT
         for r0 in range(0, fine, _BLOCK):
@@ -317,9 +318,8 @@ class _Lane:
     """One worker's scratch buffers: filtering, the polar samples, the grid, image columns."""
 
     def __init__(self, owner: GriddingBackprojector):
-        n_angles = owner.theta.size
         self.padded = np.empty((_BLOCK, owner._length), dtype=np.complex64)
-        self.window = np.empty((n_angles, owner.window), dtype=np.complex64)
+        self.window = np.empty((_BLOCK, owner.window), dtype=np.complex64)
         self.grid = np.empty((owner._fine, owner._fine), dtype=np.complex64)
         self.columns = np.empty((owner._fine, _BLOCK), dtype=np.complex64)
 

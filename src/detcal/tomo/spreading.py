@@ -100,7 +100,7 @@ class PolarSpreader:
         phase = np.cos(2.0 * np.pi * np.multiply.outer(np.asarray(modes, float), u) / self.fine)
         return (phase * (weights * self.width / 2 * self.kernel(u))).sum(axis=-1)
 
-    def spread(self, samples: np.ndarray, grid: np.ndarray) -> None:
+    def spread(self, samples: np.ndarray, grid: np.ndarray, first_view: int = 0) -> None:
         """Add the samples, weighted by the kernel, to the grid.
 
         Parameters
@@ -109,13 +109,16 @@ class PolarSpreader:
             C-contiguous, ``fftfreq`` order; the Nyquist sample (``window // 2``) is left out.
         grid : ndarray, (fine, fine) complex64
             C-contiguous, added to.
+        first_view : int
+            The views of ``samples`` are ``first_view, first_view + 1, ...`` of ``theta``.
         """
+        views = slice(first_view, first_view + samples.shape[0])
         _spread(
             samples.view(np.float32),
-            self._rows,
-            self._cols,
-            self._row_weights,
-            self._col_weights,
+            self._rows[views],
+            self._cols[views],
+            self._row_weights[views],
+            self._col_weights[views],
             grid.view(np.float32),
             (0,) * self.width,  # its length makes the width a constant of the compiled loop
         )
