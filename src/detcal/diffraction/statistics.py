@@ -3,21 +3,22 @@
 The series is cut into parts (blocks of planes of a numpy array, chunks of a dask array, single
 planes of an iterable); each part gives its weight sum ``W``, its sum of squared weights ``V``,
 its mean and its sum of squared deviations ``M2``, and parts are merged with the parallel
-formula of Chan, Golub & LeVeque. Nothing but a few parts (a window of dask chunks, computed in
-parallel) and the running totals is held in memory, and the totals never lose precision to
-large means as a sum of squares would.
+formula of Chan, Golub & LeVeque. Nothing but a few parts and their summaries is held in memory
+(dask chunks are summarised and merged pairwise by the worker threads, in a tree), and the
+totals never lose precision to large means as a sum of squares would. Each part's summary and
+each merge is one compiled pass.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 import dask.array as da
+import numba
 import numpy as np
 
 from detcal import _validate
-from detcal.progress import ProgressCallback
+from detcal.progress import ProgressCallback, compute_with_progress
 
 _BLOCK_BYTES = 32 * 2**20  # planes of a numpy series summarised at a time
 
@@ -25,40 +26,69 @@ _BLOCK_BYTES = 32 * 2**20  # planes of a numpy series summarised at a time
 def _part(block: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Summarise planes ``block`` (k, row, col) as (4, row, col): W, V, mean, M2.
 
-    Two passes over the block, plane by plane in float64, so that the only temporaries are
-    single planes.
+    Two passes over each row's planes in float64 (the mean, then the squared deviations from
+    it), one row at a time so that the second pass reads the row again from cache.
     """
     total = float(weights.sum())
     out = np.zeros((4, *block.shape[1:]))
     out[0] = total
     out[1] = float((weights**2).sum())
-    if total == 0:
-        return out
+    if total > 0:
+        block = np.asarray(block)
+        if not block.dtype.isnative or block.dtype == np.float16:
+            block = block.astype(np.float64)  # types the compiled loop is not made for
+        _summarise(block, np.asarray(weights, np.float64), total, out)
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _summarise(block, weights, total, out):
     mean, m2 = out[2], out[3]
-    scratch = np.empty(block.shape[1:])
-    for plane, w in zip(block, weights, strict=True):
-        np.multiply(plane, w / total, out=scratch)
-        mean += scratch
-    for plane, w in zip(block, weights, strict=True):
-        np.subtract(plane, mean, out=scratch)
-        scratch *= scratch
-        scratch *= w
-        m2 += scratch
+    for r in range(block.shape[1]):
+        for p in range(block.shape[0]):
+            share = weights[p] / total
+            line = block[p, r]
+            for c in range(block.shape[2]):
+                mean[r, c] += line[c] * share
+        for p in range(block.shape[0]):
+            weight = weights[p]
+            line = block[p, r]
+            for c in range(block.shape[2]):
+                deviation = line[c] - mean[r, c]
+                m2[r, c] += deviation * deviation * weight
+
+
+def _merge(parts: np.ndarray, summary: np.ndarray | None = None) -> np.ndarray:
+    """Merge summaries stacked as (m, 4, row, col), and ``summary``, into one (Chan et al.)."""
+    if summary is None:
+        summary = parts[0]
+        parts = parts[1:]
+    out = np.empty(summary.shape)
+    _merge_parts(summary, parts, out)
     return out
 
 
-def _merge(parts: np.ndarray) -> np.ndarray:
-    """Merge summaries stacked as (m, 4, row, col) into one (4, row, col) (Chan et al.)."""
-    totals = parts[:, 0]
-    total = totals.sum(axis=0)
-    out = np.empty(parts.shape[1:])
-    out[0] = total
-    out[1] = parts[:, 1].sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(total > 0, (totals * parts[:, 2]).sum(axis=0) / total, 0.0)
-    out[2] = mean
-    out[3] = parts[:, 3].sum(axis=0) + (totals * (parts[:, 2] - mean) ** 2).sum(axis=0)
-    return out
+@numba.njit(nogil=True, cache=True)
+def _merge_parts(first, parts, out):
+    for r in range(first.shape[1]):
+        for c in range(first.shape[2]):
+            total = first[0, r, c]
+            squares = first[1, r, c]
+            weighted = total * first[2, r, c]
+            for i in range(parts.shape[0]):
+                total += parts[i, 0, r, c]
+                squares += parts[i, 1, r, c]
+                weighted += parts[i, 0, r, c] * parts[i, 2, r, c]
+            mean = weighted / total if total > 0 else 0.0
+            deviation = first[2, r, c] - mean
+            m2 = first[3, r, c] + first[0, r, c] * deviation * deviation
+            for i in range(parts.shape[0]):
+                deviation = parts[i, 2, r, c] - mean
+                m2 += parts[i, 3, r, c] + parts[i, 0, r, c] * deviation * deviation
+            out[0, r, c] = total
+            out[1, r, c] = squares
+            out[2, r, c] = mean
+            out[3, r, c] = m2
 
 
 def _chunk_stats(block, weights, block_info=None):
@@ -67,27 +97,37 @@ def _chunk_stats(block, weights, block_info=None):
 
 
 def _dask_summary(images: da.Array, weights: np.ndarray, progress) -> np.ndarray:
-    """Summarise a dask series a window of plane-chunks at a time (bounded memory).
+    """Summarise a dask series chunk by chunk, merging the summaries in a tree of pairs.
 
-    Each window's chunk summaries are computed in parallel, then merged into the running
-    summary, so at most ``window`` chunks and their summaries are held at once.
+    The merges run in the worker threads beside the reading of further chunks, and the
+    scheduler frees each chunk and each merged pair as soon as it is used, so memory holds
+    a few chunks and summaries whatever the length of the series.
     """
     parts = da.map_blocks(
         _chunk_stats, images, weights, new_axis=1,
         chunks=((1,) * images.numblocks[0], (4,), *images.chunks[1:]),
         dtype=np.float64, meta=np.empty((0, 0, 0, 0)),
     )  # fmt: skip
-    count = parts.shape[0]
-    window = max(2, os.cpu_count() or 1)
-    summary = None
-    for start in range(0, count, window):
-        stacked = parts[start : start + window].compute()
-        if summary is not None:
-            stacked = np.concatenate([summary[None], stacked])
-        summary = _merge(stacked)
-        if progress is not None:
-            progress(min(start + window, count), count)
+    summary = da.reduction(
+        parts, chunk=_keep, combine=_merge_blocks, aggregate=_merge_blocks, axis=0,
+        keepdims=False, concatenate=False, split_every=2, dtype=np.float64,
+        meta=np.empty((0, 0, 0)),
+    )  # fmt: skip
+    (summary,) = compute_with_progress(summary, progress=progress)
     return summary
+
+
+def _keep(block: np.ndarray, axis=None, keepdims=None) -> np.ndarray:
+    """Chunk step of the reduction: a chunk's summary as it is, (1, 4, row, col)."""
+    return block
+
+
+def _merge_blocks(blocks, axis=None, keepdims=False) -> np.ndarray:
+    """Merge step of the reduction: (1, 4, row, col) summaries into one, (4, row, col)."""
+    blocks = blocks if isinstance(blocks, list) else [blocks]
+    parts = [b[0] if b.ndim == 4 else b for b in blocks]
+    merged = _merge(np.stack(parts[1:]), parts[0]) if len(parts) > 1 else parts[0]
+    return merged[None] if keepdims else merged
 
 
 def _numpy_summary(images: np.ndarray, weights: np.ndarray, progress) -> np.ndarray:
@@ -96,7 +136,7 @@ def _numpy_summary(images: np.ndarray, weights: np.ndarray, progress) -> np.ndar
     summary = None
     for start in range(0, n, step):
         part = _part(images[start : start + step], weights[start : start + step])
-        summary = part if summary is None else _merge(np.stack([summary, part]))
+        summary = part if summary is None else _merge(part[None], summary)
         if progress is not None:
             progress(min(start + step, n), n)
     return summary
@@ -119,7 +159,7 @@ def _iter_summary(images: Iterable, weights, progress) -> tuple[np.ndarray, int]
             raise ValueError(f"weights: fewer weights than planes ({count})")
         w = np.array([_validate.number(w, f"weights[{count}]", minimum=0)])
         part = _part(np.asarray(plane)[None], w)
-        summary = part if summary is None else _merge(np.stack([summary, part]))
+        summary = part if summary is None else _merge(part[None], summary)
         count += 1
         if progress is not None:
             progress(count, total)
