@@ -13,6 +13,7 @@ import dask.array as da
 import numpy as np
 
 from detcal import _validate
+from detcal.filters.pixelwise import offset_and_scale
 from detcal.filters.planes import block_mean
 from detcal.flatfield.profiles import Profiles, load_profiles
 
@@ -20,24 +21,12 @@ from detcal.flatfield.profiles import Profiles, load_profiles
 def _correct_block(block, flat, dark=None, *, baseline=None, out_dtype=None):
     """Return ``(block - dark) / flat - baseline`` in float32, or rounded to ``out_dtype``.
 
-    Few passes over the block: the conversion is fused with the dark subtraction, and the
-    rounding with the conversion to an integer ``out_dtype`` (clipping first gives the same
-    result as clipping after rounding, the bounds being integers).
+    One pass over the block (:func:`detcal.filters.pixelwise.offset_and_scale`); an integer
+    ``out_dtype`` gets the values rounded to the nearest integer and clipped to its range.
     """
-    if dark is None:
-        out = block.astype(np.float32)
-    else:
-        out = np.subtract(block, dark, dtype=np.float32)
-    out /= flat
-    if baseline is not None:
-        out -= np.float32(baseline)
-    if out_dtype is None:
-        return out
-    if np.issubdtype(out_dtype, np.integer):
-        info = np.iinfo(out_dtype)
-        np.clip(out, info.min, info.max, out=out)
-        return np.rint(out, out=np.empty(out.shape, out_dtype), casting="unsafe")
-    return out.astype(out_dtype)
+    dtype = np.float32 if out_dtype is None else out_dtype
+    base = 0.0 if baseline is None else float(baseline)
+    return offset_and_scale(block, dark, flat, dtype, divide=True, baseline=base)
 
 
 def apply_flatfield(

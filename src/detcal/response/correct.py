@@ -16,6 +16,7 @@ import numpy as np
 
 from detcal import _validate
 from detcal.filters.gaussian import gaussian_smooth
+from detcal.filters.pixelwise import offset_and_scale
 from detcal.filters.planes import block_mean, calibration_plane
 
 
@@ -167,13 +168,8 @@ def _lazy(level, scale, offset, dtype):
 
 
 def _apply(block: np.ndarray, scale: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
-    """Return ``(block - offset) * scale`` in ``scale``'s dtype (two passes over the block)."""
-    if offset is None:
-        out = block.astype(scale.dtype, copy=True)
-    else:
-        out = np.subtract(block, offset, dtype=scale.dtype)
-    out *= scale
-    return out
+    """Return ``(block - offset) * scale`` in ``scale``'s dtype (one pass over the block)."""
+    return offset_and_scale(block, offset, scale, scale.dtype)
 
 
 def _scale(coeffs, dark, flat, sigma, smooth_sigma) -> np.ndarray:

@@ -1,0 +1,100 @@
+"""Per-pixel offset and scale of a block of planes, in one compiled pass.
+
+The corrections (response gains, flat fields) are ``(image - offset) * factor`` or
+``(image - offset) / factor - baseline`` with per-pixel ``offset`` and ``factor``. Written with
+NumPy each operation is a pass of its own over the block (convert and subtract, multiply,
+clip, round), each reading and writing memory; here one loop reads each count once and writes
+its result. The arithmetic is done in the type of ``factor`` (float32 for flat fields and the
+default gains), value for value as the NumPy passes did it.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+def offset_and_scale(
+    block: np.ndarray,
+    offset: np.ndarray | None,
+    factor: np.ndarray,
+    dtype,
+    *,
+    divide: bool = False,
+    baseline: float = 0.0,
+) -> np.ndarray:
+    """Return ``(block - offset) * factor`` (or ``/ factor - baseline``) as ``dtype``.
+
+    Parameters
+    ----------
+    block : numpy.ndarray
+        (..., row, col) planes of any real dtype.
+    offset : numpy.ndarray or None
+        (row, col) subtracted from every plane first; None subtracts nothing.
+    factor : numpy.ndarray
+        (row, col) float each plane is multiplied by (divided by, with ``divide``); the
+        arithmetic is done in its type.
+    dtype : numpy dtype
+        Output type. An integer type gets the values rounded to the nearest integer and
+        clipped to its range.
+    divide : bool
+        Divide by ``factor`` instead of multiplying.
+    baseline : float
+        Subtracted last.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``block``.
+
+    Examples
+    --------
+    >>> out = offset_and_scale(np.array([[[10, 20]]], np.uint16), np.array([[2.0, 4.0]]),
+    ...                        np.array([[0.5, 2.0]]), np.uint16, divide=True)
+    >>> out.tolist()
+    [[[16, 8]]]
+    """
+    dtype = np.dtype(dtype)
+    planes = _native(np.asarray(block)).reshape(-1, *block.shape[-2:])
+    out = np.empty(planes.shape, dtype)
+    factor = _native(np.asarray(factor))
+    if factor.dtype.kind != "f":
+        factor = factor.astype(np.float64)
+    kind = factor.dtype.type
+    shape = planes.shape[1:]
+    offset = np.zeros(shape, kind) if offset is None else np.asarray(offset, kind)
+    integer = dtype.kind in "iu"
+    low, high = (np.iinfo(dtype).min, np.iinfo(dtype).max) if integer else (0, 0)
+    bounds = kind(low), kind(high)
+    _apply(planes, offset, factor, divide, kind(baseline), integer, *bounds, out)
+    return out.reshape(block.shape)
+
+
+def _native(array: np.ndarray) -> np.ndarray:
+    """Return the array in a type the compiled loop is made for (native order, not float16)."""
+    if not array.dtype.isnative or array.dtype == np.float16:
+        return array.astype(np.float64)
+    return array
+
+
+@numba.njit(nogil=True, cache=True)
+def _apply(planes, offset, factor, divide, baseline, integer, low, high, out):
+    kind = factor.dtype.type
+    # one simple loop per case, so that each is vectorised
+    for p in range(planes.shape[0]):
+        for r in range(planes.shape[1]):
+            line, shift, scale, target = planes[p, r], offset[r], factor[r], out[p, r]
+            if divide and integer:
+                for c in range(line.size):
+                    value = (kind(line[c]) - shift[c]) / scale[c] - baseline
+                    target[c] = np.rint(min(max(value, low), high))
+            elif divide:
+                for c in range(line.size):
+                    target[c] = (kind(line[c]) - shift[c]) / scale[c] - baseline
+            elif integer:
+                for c in range(line.size):
+                    value = (kind(line[c]) - shift[c]) * scale[c] - baseline
+                    target[c] = np.rint(min(max(value, low), high))
+            else:
+                for c in range(line.size):
+                    target[c] = (kind(line[c]) - shift[c]) * scale[c] - baseline

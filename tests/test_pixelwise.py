@@ -1,0 +1,42 @@
+"""The one-pass per-pixel offset and scale against the same arithmetic written in NumPy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detcal.filters.pixelwise import offset_and_scale
+
+
+def _reference(block, offset, factor, dtype, divide, baseline):
+    kind = factor.dtype
+    value = block.astype(kind) - (0 if offset is None else offset.astype(kind))
+    value = value / factor if divide else value * factor
+    value = value - kind.type(baseline)
+    if np.dtype(dtype).kind in "iu":
+        info = np.iinfo(dtype)
+        return np.rint(np.clip(value, info.min, info.max)).astype(dtype)
+    return value.astype(dtype)
+
+
+@pytest.mark.parametrize("source", [np.uint16, np.float32, np.dtype(">f4"), np.int32])
+@pytest.mark.parametrize("divide", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint16, np.float64])
+def test_same_values_as_numpy(source, divide, dtype):
+    rng = np.random.default_rng(3)
+    block = rng.uniform(0, 70000, (3, 9, 31)).astype(source)
+    offset = rng.uniform(50, 150, (9, 31)).astype(np.float32)
+    factor = rng.uniform(0.5, 1.5, (9, 31)).astype(np.float32)
+    got = offset_and_scale(block, offset, factor, dtype, divide=divide, baseline=2.5)
+    want = _reference(block, offset, factor, dtype, divide, 2.5)
+    assert got.dtype == np.dtype(dtype) and got.shape == block.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def test_integer_output_is_clipped_and_a_plane_keeps_its_shape():
+    plane = np.array([[0, 10, 65535]], np.uint16)
+    out = offset_and_scale(plane, None, np.array([[1.0, 0.25, 0.5]]), np.uint16, divide=True)
+    assert out.shape == (1, 3)
+    assert out.tolist() == [[0, 40, 65535]]  # 10 / 0.25 = 40; 65535 / 0.5 clipped
+    out = offset_and_scale(plane, np.full((1, 3), 20.0), np.ones((1, 3)), np.uint16)
+    assert out.tolist() == [[0, 0, 65515]]  # negative values clipped to 0
