@@ -24,7 +24,7 @@ def _expected(x, weights=None):
 
 
 @pytest.mark.parametrize(
-    "kind", ["numpy", "dask odd chunks", "dask one chunk", "generator", "list"]
+    "kind", ["numpy", "dask odd chunks", "dask one chunk", "generator", "list", "big-endian"]
 )
 def test_matches_numpy(series, kind):
     data = {
@@ -33,6 +33,7 @@ def test_matches_numpy(series, kind):
         "dask one chunk": da.from_array(series),
         "generator": (plane for plane in series),
         "list": list(series),
+        "big-endian": da.from_array(series.astype(">f4"), chunks=(4, 20, 13)),
     }[kind]
     mean, sem = mean_and_sem(data)
     expected_mean, expected_sem = _expected(series)

@@ -202,6 +202,19 @@ def test_dask_correct_is_lazy_and_equal_on_awkward_chunks(sample, fitted):
     assert np.array_equal(lazy.compute(), eager)
 
 
+@pytest.mark.parametrize("dtype", [">u2", ">f4", "float16"])
+def test_big_endian_and_float16_sweeps_fit_like_native_ones(sample, dtype):
+    # as some EDF/FITS readers return them; the compiled loops take native types only
+    volume = np.asarray(sample.volume).astype(dtype)
+    native = volume.astype(np.float32)  # the same values, native float32
+    want = fit_response(native, dark=sample.dark)
+    got = fit_response(volume, dark=sample.dark)
+    lazy = fit_response(da.from_array(volume, chunks=(4, -1, -1)), dark=sample.dark)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(lazy, want, rtol=1e-6)
+    assert volume.dtype == np.dtype(dtype)  # the input is not converted in place
+
+
 def test_fit_streams_a_dask_sweep_in_blocks(sample):
     lazy = da.from_array(sample.volume, chunks=(1, 256, 256))
     seen = []

@@ -18,6 +18,7 @@ import numba
 import numpy as np
 
 from detcal import _validate
+from detcal._compiled import compiled_input
 from detcal.progress import ProgressCallback, compute_with_progress
 
 _BLOCK_BYTES = 32 * 2**20  # planes of a numpy series summarised at a time
@@ -34,10 +35,7 @@ def _part(block: np.ndarray, weights: np.ndarray) -> np.ndarray:
     out[0] = total
     out[1] = float((weights**2).sum())
     if total > 0:
-        block = np.asarray(block)
-        if not block.dtype.isnative or block.dtype == np.float16:
-            block = block.astype(np.float64)  # types the compiled loop is not made for
-        _summarise(block, np.asarray(weights, np.float64), total, out)
+        _summarise(compiled_input(block), np.asarray(weights, np.float64), total, out)
     return out
 
 
@@ -58,11 +56,8 @@ def _summarise(block, weights, total, out):
                 m2[r, c] += deviation * deviation * weight
 
 
-def _merge(parts: np.ndarray, summary: np.ndarray | None = None) -> np.ndarray:
-    """Merge summaries stacked as (m, 4, row, col), and ``summary``, into one (Chan et al.)."""
-    if summary is None:
-        summary = parts[0]
-        parts = parts[1:]
+def _merge(parts: np.ndarray, summary: np.ndarray) -> np.ndarray:
+    """Merge ``summary`` (4, row, col) and summaries stacked as (m, 4, row, col) (Chan et al.)."""
     out = np.empty(summary.shape)
     _merge_parts(summary, parts, out)
     return out

@@ -45,6 +45,8 @@ import numba
 import numpy as np
 from scipy import ndimage
 
+from detcal._compiled import compiled_input
+
 _SPECTRUM_FLOOR = 1e-9  # frequencies where the Gaussian's spectrum is below this are dropped
 _SIDE_LOBE_LIMIT = 1e-4  # ... unless the truncated kernel's spectrum there is above this
 _PIXELS_PER_SIGMA = 6.0  # decimation factor: one coarse cell per sigma / 6 pixels ...
@@ -299,7 +301,7 @@ class DecimatedGaussian:
         The smoothed planes are ``basis_rows @ coef[:, k] @ basis_cols.T``; linear in
         ``planes``.
         """
-        planes = np.asarray(planes)
+        planes = compiled_input(planes)
         rows, cols = self._rows, self._cols
         # block sums without the edge pixels (they enter through the exact edge terms)
         summed = np.empty((planes.shape[0], rows.middle.shape[1], cols.middle.shape[1]), np.float32)

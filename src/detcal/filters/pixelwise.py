@@ -13,6 +13,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from detcal._compiled import compiled_input
+
 
 def offset_and_scale(
     block: np.ndarray,
@@ -55,9 +57,9 @@ def offset_and_scale(
     [[[16, 8]]]
     """
     dtype = np.dtype(dtype)
-    planes = _native(np.asarray(block)).reshape(-1, *block.shape[-2:])
+    planes = compiled_input(block).reshape(-1, *np.shape(block)[-2:])
     out = np.empty(planes.shape, dtype)
-    factor = _native(np.asarray(factor))
+    factor = compiled_input(factor)
     if factor.dtype.kind != "f":
         factor = factor.astype(np.float64)
     kind = factor.dtype.type
@@ -68,13 +70,6 @@ def offset_and_scale(
     bounds = kind(low), kind(high)
     _apply(planes, offset, factor, divide, kind(baseline), integer, *bounds, out)
     return out.reshape(block.shape)
-
-
-def _native(array: np.ndarray) -> np.ndarray:
-    """Return the array in a type the compiled loop is made for (native order, not float16)."""
-    if not array.dtype.isnative or array.dtype == np.float16:
-        return array.astype(np.float64)
-    return array
 
 
 @numba.njit(nogil=True, cache=True)

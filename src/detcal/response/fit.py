@@ -37,6 +37,7 @@ import dask.array as da
 import numpy as np
 
 from detcal import _validate
+from detcal._compiled import compiled_input
 from detcal.filters.gaussian import DecimatedGaussian, decimation_factor, gaussian_smooth
 from detcal.filters.planes import calibration_plane
 from detcal.progress import compute_with_progress
@@ -299,7 +300,7 @@ def _block_sums(block, dark, sigma, cutoff, quality, offset, workers=None) -> np
     values and their products are read while in cache. ``workers`` threads share the bands
     (default: 2 when called from the main thread, 1 inside a dask worker thread).
     """
-    x = np.ascontiguousarray(block)
+    x = np.ascontiguousarray(compiled_input(block))
     nz, rows, cols = x.shape
     sums = np.zeros((1, _n_sums(quality), rows, cols), _sums_dtype(nz))
     if x.dtype.kind == "f" and not np.isfinite(x.sum(axis=(1, 2), dtype=np.float64)).all():
