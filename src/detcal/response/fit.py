@@ -391,8 +391,6 @@ def _sums_dtype(n_planes: int) -> np.dtype:
 
 def _solve(sums: np.ndarray) -> tuple[np.ndarray, FitQuality]:
     """Gains and fit quality from the per-pixel sums (those of the quality taken as 0 if absent)."""
-    if sums.shape[0] < ALL_SUMS:
-        sums = np.concatenate([sums, np.zeros((ALL_SUMS - sums.shape[0], *sums.shape[1:]))])
     gains, rms, r_squared, n_points, n_undefined = solve_pixels(sums, _CONSTANT_VARIANCE)
     quality = FitQuality(
         residual_rms=rms, r_squared=r_squared, n_points=n_points, n_undefined=n_undefined

@@ -21,8 +21,8 @@ def solve_pixels(sums: np.ndarray, constant_variance: float) -> tuple[np.ndarray
     Parameters
     ----------
     sums : numpy.ndarray
-        (sum, row, col) per-pixel sums, rows indexed as in :mod:`detcal.response.band_sums`
-        (7 rows; ``S`` and ``DD`` zero when the quality was not summed).
+        (sum, row, col) per-pixel sums, rows indexed as in :mod:`detcal.response.band_sums`:
+        7 rows, or 5 when the quality was not summed (``S`` and ``DD`` then taken as 0).
     constant_variance : float
         Relative variance of ``m`` at or below which a pixel's readings are constant (its
         gain undefined), when it has at least two points.
@@ -40,16 +40,18 @@ def solve_pixels(sums: np.ndarray, constant_variance: float) -> tuple[np.ndarray
     flat = np.ascontiguousarray(sums, dtype=np.float64).reshape(sums.shape[0], -1)
     gains, rms, r_squared = (np.empty(flat.shape[1], np.float32) for _ in range(3))
     n_points = np.empty(flat.shape[1], np.int32)
-    n_undefined = _solve(flat, float(constant_variance), gains, rms, r_squared, n_points)
+    quality = flat.shape[0] > DD
+    n_undefined = _solve(flat, quality, float(constant_variance), gains, rms, r_squared, n_points)
     outputs = (a.reshape(shape) for a in (gains, rms, r_squared, n_points))
     return (*outputs, int(n_undefined))
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
-def _solve(sums, constant_variance, gains, rms, r_squared, n_points):
+def _solve(sums, quality, constant_variance, gains, rms, r_squared, n_points):
     undefined_count = 0
     for i in range(sums.shape[1]):
-        n, mm, md, dd = sums[N, i], sums[MM, i], sums[MD, i], sums[DD, i]
+        n, mm, md = sums[N, i], sums[MM, i], sums[MD, i]
+        dd, s = (sums[DD, i], sums[S, i]) if quality else (0.0, 0.0)
         mean_m = sums[M, i] / n
         var_m = mm / n - mean_m * mean_m
         constant = n >= 2 and var_m <= constant_variance * mean_m * mean_m
@@ -57,7 +59,7 @@ def _solve(sums, constant_variance, gains, rms, r_squared, n_points):
         rss = dd - md * md / mm  # sum((s - gain m)^2)
         if rss < 0:
             rss = 0.0
-        spread = mm + 2 * md + dd - sums[S, i] * sums[S, i] / n  # sum((s - mean(s))^2)
+        spread = mm + 2 * md + dd - s * s / n  # sum((s - mean(s))^2)
         gains[i] = np.nan if undefined else 1.0 + md / mm
         rms[i] = np.sqrt(rss / n)
         r_squared[i] = 1.0 - rss / spread if spread > 0 and not undefined else np.nan
