@@ -40,3 +40,15 @@ def test_integer_output_is_clipped_and_a_plane_keeps_its_shape():
     assert out.tolist() == [[0, 40, 65535]]  # 10 / 0.25 = 40; 65535 / 0.5 clipped
     out = offset_and_scale(plane, np.full((1, 3), 20.0), np.ones((1, 3)), np.uint16)
     assert out.tolist() == [[0, 0, 65515]]  # negative values clipped to 0
+
+
+def test_division_by_zero_gives_infinity_as_numpy_does():
+    # the compiled loop uses NumPy's error model (no per-value zero check, so it vectorises)
+    block = np.array([[[5, 200, 100]]], np.uint16)
+    offset = np.full((1, 3), 100.0, np.float32)
+    factor = np.array([[0.0, 0.0, 2.0]], np.float32)
+    got = offset_and_scale(block, offset, factor, np.float32, divide=True)
+    with np.errstate(divide="ignore"):
+        want = _reference(block, offset, factor, np.float32, True, 0.0)
+    np.testing.assert_array_equal(got, want)
+    assert got.tolist() == [[[-np.inf, np.inf, 0.0]]]

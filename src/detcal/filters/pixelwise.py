@@ -72,7 +72,9 @@ def offset_and_scale(
     return out.reshape(block.shape)
 
 
-@numba.njit(nogil=True, cache=True)
+# error_model="numpy": a division by zero gives inf, as in NumPy, instead of a per-value
+# check for ZeroDivisionError, which kept LLVM from vectorising the division loops (4x slower)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def _apply(planes, offset, factor, divide, baseline, integer, low, high, out):
     kind = factor.dtype.type
     # one simple loop per case, so that each is vectorised
