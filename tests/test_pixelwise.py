@@ -22,10 +22,11 @@ def _reference(block, offset, factor, dtype, divide, baseline):
 @pytest.mark.parametrize("source", [np.uint16, np.float32, np.dtype(">f4"), np.int32])
 @pytest.mark.parametrize("divide", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.uint16, np.float64])
-def test_same_values_as_numpy(source, divide, dtype):
+@pytest.mark.parametrize("with_offset", [True, False])
+def test_same_values_as_numpy(source, divide, dtype, with_offset):
     rng = np.random.default_rng(3)
     block = rng.uniform(0, 70000, (3, 9, 31)).astype(source)
-    offset = rng.uniform(50, 150, (9, 31)).astype(np.float32)
+    offset = rng.uniform(50, 150, (9, 31)).astype(np.float32) if with_offset else None
     factor = rng.uniform(0.5, 1.5, (9, 31)).astype(np.float32)
     got = offset_and_scale(block, offset, factor, dtype, divide=divide, baseline=2.5)
     want = _reference(block, offset, factor, dtype, divide, 2.5)

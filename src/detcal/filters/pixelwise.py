@@ -11,6 +11,7 @@ default gains), value for value as the NumPy passes did it.
 from __future__ import annotations
 
 import numba
+import numba.extending
 import numpy as np
 
 from detcal._compiled import compiled_input
@@ -63,8 +64,8 @@ def offset_and_scale(
     if factor.dtype.kind != "f":
         factor = factor.astype(np.float64)
     kind = factor.dtype.type
-    shape = planes.shape[1:]
-    offset = np.zeros(shape, kind) if offset is None else np.asarray(offset, kind)
+    # no offset: the number 0 (a zero image would be allocated and read for every block)
+    offset = kind(0) if offset is None else np.asarray(offset, kind)
     integer = dtype.kind in "iu"
     low, high = (np.iinfo(dtype).min, np.iinfo(dtype).max) if integer else (0, 0)
     bounds = kind(low), kind(high)
@@ -80,18 +81,41 @@ def _apply(planes, offset, factor, divide, baseline, integer, low, high, out):
     # one simple loop per case, so that each is vectorised
     for p in range(planes.shape[0]):
         for r in range(planes.shape[1]):
-            line, shift, scale, target = planes[p, r], offset[r], factor[r], out[p, r]
+            line, shift, scale, target = planes[p, r], _row(offset, r), factor[r], out[p, r]
             if divide and integer:
                 for c in range(line.size):
-                    value = (kind(line[c]) - shift[c]) / scale[c] - baseline
+                    value = (kind(line[c]) - _at(shift, c)) / scale[c] - baseline
                     target[c] = np.rint(min(max(value, low), high))
             elif divide:
                 for c in range(line.size):
-                    target[c] = (kind(line[c]) - shift[c]) / scale[c] - baseline
+                    target[c] = (kind(line[c]) - _at(shift, c)) / scale[c] - baseline
             elif integer:
                 for c in range(line.size):
-                    value = (kind(line[c]) - shift[c]) * scale[c] - baseline
+                    value = (kind(line[c]) - _at(shift, c)) * scale[c] - baseline
                     target[c] = np.rint(min(max(value, low), high))
             else:
                 for c in range(line.size):
-                    target[c] = (kind(line[c]) - shift[c]) * scale[c] - baseline
+                    target[c] = (kind(line[c]) - _at(shift, c)) * scale[c] - baseline
+
+
+def _row(offset, r):
+    """Row ``r`` of an offset image, or the offset itself when it is a number."""
+
+
+def _at(shift, c):
+    """Element ``c`` of an offset row, or the offset itself when it is a number."""
+
+
+# resolved when the loop is compiled, for the offset's type: no branch in the loop
+@numba.extending.overload(_row)
+def _row_typed(offset, r):
+    if isinstance(offset, numba.types.Array):
+        return lambda offset, r: offset[r]
+    return lambda offset, r: offset
+
+
+@numba.extending.overload(_at)
+def _at_typed(shift, c):
+    if isinstance(shift, numba.types.Array):
+        return lambda shift, c: shift[c]
+    return lambda shift, c: shift
