@@ -53,3 +53,16 @@ def test_division_by_zero_gives_infinity_as_numpy_does():
         want = _reference(block, offset, factor, np.float32, True, 0.0)
     np.testing.assert_array_equal(got, want)
     assert got.tolist() == [[[-np.inf, np.inf, 0.0]]]
+
+
+def test_load_loop_loads_the_compiled_loop_in_a_fresh_process():
+    import subprocess
+    import sys
+
+    code = (
+        "from detcal.filters import pixelwise as p\n"
+        "assert not p._apply.signatures\n"
+        "p.load_loop()\n"
+        "assert p._apply.signatures\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -195,3 +195,19 @@ def test_cancel_during_a_basic_fit_says_it_is_finishing(make_napari_viewer, qtbo
     _wait(qtbot, widget.estimate_button)
     assert widget.estimate_button.isEnabled() and widget.status.text().endswith("cancelled")
     assert "flatfield" not in viewer.layers
+
+
+@pytest.mark.parametrize("name", ["Flat-field", "Detector response"])
+def test_the_correcting_docks_load_the_compiled_loop_when_they_open(
+    make_napari_viewer, monkeypatch, name
+):
+    # so that the viewer does not freeze loading it as it draws the first corrected plane
+    import detcal.napari.flatfield_widget as flatfield_widget
+    import detcal.napari.response_widget as response_widget
+
+    calls = []
+    for module in (flatfield_widget, response_widget):
+        monkeypatch.setattr(module, "load_loop", lambda: calls.append(name))
+    viewer = make_napari_viewer()
+    viewer.window.add_plugin_dock_widget(plugin_name="napari-detcal", widget_name=name)
+    assert calls == [name]

@@ -73,6 +73,18 @@ def offset_and_scale(
     return out.reshape(block.shape)
 
 
+def load_loop() -> None:
+    """Load the compiled loop now, from numba's cache (or compile it), on one pixel.
+
+    The first call in a process costs about 0.3 s and holds the GIL. A lazy correction would pay
+    it when napari draws its first plane, freezing the viewer as the corrected layer appears;
+    the widgets that correct call this when their dock opens instead. Later calls of the loop,
+    whatever their types, load in milliseconds.
+    """
+    pixel = np.zeros((1, 1, 1), np.uint16)
+    offset_and_scale(pixel, None, np.ones((1, 1), np.float32), np.float32, divide=True)
+
+
 # error_model="numpy": a division by zero gives inf, as in NumPy, instead of a per-value
 # check for ZeroDivisionError, which kept LLVM from vectorising the division loops (4x slower)
 @numba.njit(nogil=True, cache=True, error_model="numpy")

@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
 )
 from superqt import QLabeledRangeSlider
 
+from detcal.filters.pixelwise import load_loop
 from detcal.flatfield import (
     Profiles,
     apply_flatfield,
@@ -63,6 +64,7 @@ class FlatfieldWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
         self.viewer = napari_viewer
+        load_loop()  # now, not as the viewer draws the first corrected plane
         self.profiles: Profiles | None = None
         self.scenario: str | None = None
         self._record: dict[str, Any] = {}

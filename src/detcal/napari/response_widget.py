@@ -31,6 +31,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from detcal.filters.pixelwise import load_loop
 from detcal.filters.planes import mean_plane
 from detcal.io import open_array, save_array
 from detcal.napari._background import add_result, is_running, layer_data, run_step
@@ -64,6 +65,7 @@ class ResponseWidget(QWidget):
     def __init__(self, napari_viewer: napari.Viewer):
         super().__init__()
         self.viewer = napari_viewer
+        load_loop()  # now, not as the viewer draws the first corrected plane
         layout = QVBoxLayout(self)
 
         fit_box = QGroupBox("Fit gains from a beam sweep")
