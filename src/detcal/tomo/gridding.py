@@ -162,6 +162,14 @@ class GriddingBackprojector:
             gains.append(cache[frac])
         return gains
 
+    def _place(self, buf: np.ndarray, parts: list[tuple[np.ndarray, float]], pad: bool) -> None:
+        """Place one or two ``(views, axis)`` as the real and imaginary parts of ``buf``."""
+        self._fill(buf.real, *parts[0], pad)
+        if len(parts) == 1:
+            buf.imag = 0.0
+        else:
+            self._fill(buf.imag, *parts[1], pad)
+
     def _fill(self, dst: np.ndarray, sino: np.ndarray, center: float, pad: bool) -> None:
         """Place a sinogram in a filtering buffer with its axis's integer part in the middle."""
         n = sino.shape[-1]
@@ -192,15 +200,18 @@ class GriddingBackprojector:
             for a0 in range(0, n_views, _BLOCK):
                 a1 = min(a0 + _BLOCK, n_views)
                 buf = lane.padded[: a1 - a0]
-                self._fill(buf.real, sinograms[first, a0:a1], centers[first], pad)
-                if second is None:
-                    buf.imag = 0.0
-                else:
-                    self._fill(buf.imag, sinograms[second, a0:a1], centers[second], pad)
-                if not np.isfinite(buf.sum()):
-                    np.nan_to_num(buf, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                parts = [
+                    (sinograms[i, a0:a1], centers[i]) for i in (first, second) if i is not None
+                ]
+                self._place(buf, parts, pad)
                 # two real sinograms in one complex FFT: a real (even) filter acts on each alone
                 spec = scipy.fft.fft(buf, axis=-1, workers=1, overwrite_x=True)
+                # a NaN or inf anywhere in a view makes its zero-frequency term (its sum) NaN or
+                # inf: only then are the views placed again with those values set to 0
+                if not np.isfinite(spec[:, 0]).all():
+                    self._place(buf, parts, pad)
+                    np.nan_to_num(buf, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                    spec = scipy.fft.fft(buf, axis=-1, workers=1, overwrite_x=True)
                 if g1 is g2:
                     spec *= g1
                 else:
