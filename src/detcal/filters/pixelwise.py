@@ -93,41 +93,30 @@ def _apply(planes, offset, factor, divide, baseline, integer, low, high, out):
     # one simple loop per case, so that each is vectorised
     for p in range(planes.shape[0]):
         for r in range(planes.shape[1]):
-            line, shift, scale, target = planes[p, r], _row(offset, r), factor[r], out[p, r]
+            line, shift, scale, target = planes[p, r], _part(offset, r), factor[r], out[p, r]
             if divide and integer:
                 for c in range(line.size):
-                    value = (kind(line[c]) - _at(shift, c)) / scale[c] - baseline
+                    value = (kind(line[c]) - _part(shift, c)) / scale[c] - baseline
                     target[c] = np.rint(min(max(value, low), high))
             elif divide:
                 for c in range(line.size):
-                    target[c] = (kind(line[c]) - _at(shift, c)) / scale[c] - baseline
+                    target[c] = (kind(line[c]) - _part(shift, c)) / scale[c] - baseline
             elif integer:
                 for c in range(line.size):
-                    value = (kind(line[c]) - _at(shift, c)) * scale[c] - baseline
+                    value = (kind(line[c]) - _part(shift, c)) * scale[c] - baseline
                     target[c] = np.rint(min(max(value, low), high))
             else:
                 for c in range(line.size):
-                    target[c] = (kind(line[c]) - _at(shift, c)) * scale[c] - baseline
+                    target[c] = (kind(line[c]) - _part(shift, c)) * scale[c] - baseline
 
 
-def _row(offset, r):
-    """Row ``r`` of an offset image, or the offset itself when it is a number."""
-
-
-def _at(shift, c):
-    """Element ``c`` of an offset row, or the offset itself when it is a number."""
+def _part(offset, i):
+    """``offset[i]`` (a row of an offset image, an element of a row), or a number as it is."""
 
 
 # resolved when the loop is compiled, for the offset's type: no branch in the loop
-@numba.extending.overload(_row)
-def _row_typed(offset, r):
+@numba.extending.overload(_part)
+def _part_typed(offset, i):
     if isinstance(offset, numba.types.Array):
-        return lambda offset, r: offset[r]
-    return lambda offset, r: offset
-
-
-@numba.extending.overload(_at)
-def _at_typed(shift, c):
-    if isinstance(shift, numba.types.Array):
-        return lambda shift, c: shift[c]
-    return lambda shift, c: shift
+        return lambda offset, i: offset[i]
+    return lambda offset, i: offset
