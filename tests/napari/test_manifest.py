@@ -38,6 +38,48 @@ def test_every_dock_widget_opens(make_napari_viewer, widget):
     assert qwidget.window() is viewer.window._qt_window
 
 
+@pytest.mark.parametrize("widget", [w.display_name for w in _manifest().contributions.widgets])
+def test_every_dock_shows_its_groups_whole_in_a_short_window(make_napari_viewer, qtbot, widget):
+    """Group titles fit the dock's width; on a 700-pixel-high window no group is squeezed
+    below its natural height (the dock scrolls instead of overlapping its rows), and a dock
+    that scrolls is as wide as its controls need (nothing hidden to the right)."""
+    from qtpy.QtWidgets import QGroupBox, QScrollArea
+    from superqt import QCollapsible
+
+    viewer = make_napari_viewer(show=True)
+    _, qwidget = viewer.window.add_plugin_dock_widget(PLUGIN, widget)
+    viewer.window._qt_window.resize(1000, 700)
+    qtbot.waitUntil(qwidget.isVisible)
+    # a layer added once the dock is open: the docks that list layers fill in their labels
+    viewer.add_image(np.zeros((9, 4, 64, 64), np.uint16), name="a stack of tiles")
+    qtbot.wait(100)  # let the window and the dock's layout settle
+    height = viewer.window._qt_window.height()
+    assert height <= 700, f"the {widget} dock holds the window at {height} pixels high"
+    boxes = [b for b in qwidget.findChildren(QGroupBox) if b.isVisible() and b.title()]
+    cut = [
+        b.title()
+        for b in boxes
+        # the title's own width plus its indent and frame inside the box
+        if b.fontMetrics().horizontalAdvance(b.title()) + 16 > b.width()
+    ]
+    assert not cut, f"group titles cut off in the {widget} dock: {cut}"
+    groups = [*boxes, *(c for c in qwidget.findChildren(QCollapsible) if c.isVisible())]
+    squeezed = [
+        (
+            g.title() if isinstance(g, QGroupBox) else g.text(),
+            g.height(),
+            g.minimumSizeHint().height(),
+        )
+        for g in groups
+        if g.height() < g.minimumSizeHint().height()
+    ]
+    assert not squeezed, f"groups squeezed in the {widget} dock (title, height, needs): {squeezed}"
+    for area in qwidget.findChildren(QScrollArea):
+        content = area.widget()
+        needed = content.minimumSizeHint().width()
+        assert content.width() >= needed, f"{widget} dock: {content.width()} < {needed} px wide"
+
+
 @pytest.mark.parametrize("key", [s.key for s in _manifest().contributions.sample_data])
 def test_every_sample_gives_layers(make_napari_viewer, key):
     viewer = make_napari_viewer()

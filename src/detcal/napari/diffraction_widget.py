@@ -38,6 +38,7 @@ from detcal.diffraction import (
 from detcal.napari._background import add_result, is_running, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
+from detcal.napari._scrolling import scrolling_content
 
 if TYPE_CHECKING:
     import napari
@@ -97,7 +98,7 @@ class DiffractionWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.profile: tuple[np.ndarray, np.ndarray] | None = None
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_content(self))
         self.image_combo = create_widget(annotation="napari.layers.Image", label="image")
         self.shapes_combo = create_widget(
             annotation="napari.layers.Shapes", label="mask", options={"nullable": True}

@@ -41,6 +41,7 @@ from detcal.distortion.options import CalibrateOptions, CorrectOptions
 from detcal.napari._background import add_result, is_running, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
+from detcal.napari._scrolling import scrolling_content
 
 if TYPE_CHECKING:
     import napari
@@ -81,7 +82,7 @@ class DistortionWidget(QWidget):
         self.viewer = napari_viewer
         self.map: DistortionMap | None = None
         self.map_path: Path | None = None  # the file the map was loaded from or saved to
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_content(self))
 
         grid_box = QGroupBox("Calibrate from a grid image")
         grid_form = QFormLayout(grid_box)

@@ -46,6 +46,7 @@ from detcal.flatfield.options import EstimateOptions
 from detcal.napari._background import add_result, is_running, layer_data, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
+from detcal.napari._scrolling import scrolling_content
 from detcal.napari.tile_grid import ProfilePlot, TileGridPicker
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class FlatfieldWidget(QWidget):
         self.scenario: str | None = None
         self._record: dict[str, Any] = {}
         self._shown_layer = None
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_content(self))
 
         form = QFormLayout()
         self.layer_combo = create_widget(annotation="napari.layers.Image", label="data")
@@ -82,8 +83,15 @@ class FlatfieldWidget(QWidget):
         form.addRow("dark image", self.dark_combo.native)
         layout.addLayout(form)
 
-        empty_box = QGroupBox("Empty data (click empty tiles; planes outside the z-range)")
+        # a short title: a long one is cut off at the dock's usual width; the hint wraps
+        empty_box = QGroupBox("Empty data")
         empty_layout = QVBoxLayout(empty_box)
+        self.empty_hint = QLabel(
+            "Click the tiles that hold no sample. With z-levels ticked, the planes outside the "
+            "range are empty too."
+        )
+        self.empty_hint.setWordWrap(True)
+        empty_layout.addWidget(self.empty_hint)
         self.tile_grid = TileGridPicker()
         empty_layout.addWidget(self.tile_grid)
         z_row = QHBoxLayout()

@@ -37,6 +37,7 @@ from detcal.io import open_array, save_array
 from detcal.napari._background import add_result, is_running, layer_data, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
+from detcal.napari._scrolling import scrolling_content
 from detcal.response import correct_image, fit_response
 from detcal.response.options import CorrectOptions, FitOptions
 
@@ -66,7 +67,7 @@ class ResponseWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         load_loop()  # now, not as the viewer draws the first corrected plane
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(scrolling_content(self))
 
         fit_box = QGroupBox("Fit gains from a beam sweep")
         fit_form = QFormLayout(fit_box)

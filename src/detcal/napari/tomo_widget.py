@@ -20,6 +20,7 @@ from detcal.io import open_array
 from detcal.napari._background import add_result, run_step
 from detcal.napari._controls import OptionsForm
 from detcal.napari._feedback import report_error, report_status
+from detcal.napari._scrolling import scrolling_content
 from detcal.tomo import prep, preview
 from detcal.tomo.dataset import TomoDataset, dataset_from_arrays, open_dataset
 from detcal.tomo.graph import prepare
@@ -102,8 +103,7 @@ class TomographyWidget(qw.QWidget):
                 box.addWidget(getattr(widget, "native", widget))
             return box
 
-        content = qw.QWidget()
-        layout = qw.QVBoxLayout(content)
+        layout = qw.QVBoxLayout(scrolling_content(self))
         top, bottom = qw.QFormLayout(), qw.QFormLayout()
         top.addRow(line(self.file_edit, self.open_button))
         for combo in self.combos:
@@ -123,12 +123,6 @@ class TomographyWidget(qw.QWidget):
         layout.addWidget(self.form.native)
         layout.addLayout(bottom)
         layout.addStretch(1)
-        scroll = qw.QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(content)
-        outer = qw.QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
 
     def _refresh_layers(self, *_args) -> None:
         """List the image layers; pick the last "<name> projections" with its flats, darks."""
