@@ -47,6 +47,14 @@ def _fastest(kept: dict | None, new: dict) -> dict:
     return fastest
 
 
+def _spread_of(ratios: list[float]) -> str:
+    """The median and range of the rounds' own ratios: how much the machine moved them."""
+    ordered = sorted(ratios)
+    middle = len(ordered) // 2
+    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+    return f"ratio by round: median {median:.2f}x, {ordered[0]:.2f}-{ordered[-1]:.2f}x"
+
+
 def _fmt_s(result: dict | None) -> str:
     if result is None:
         return "-"
@@ -87,16 +95,23 @@ def main() -> int:
             if case.peer is not None and not with_peer:
                 peer_label = f"{case.peer_name} (not installed)"
             ours = peer = None
+            round_ratios = []
             for _ in range(case.rounds):
-                ours = _fastest(ours, _run_side(module, index, "ours", args.size))
+                mine = _run_side(module, index, "ours", args.size)
+                ours = _fastest(ours, mine)
                 if with_peer:
-                    peer = _fastest(peer, _run_side(module, index, "peer", args.size))
+                    theirs = _run_side(module, index, "peer", args.size)
+                    peer = _fastest(peer, theirs)
+                    if "error" not in mine and "error" not in theirs:
+                        round_ratios.append(theirs["seconds"] / max(mine["seconds"], 1e-9))
             if case.rounds > 1:
                 for result in (ours, peer):
                     if result and "error" not in result:
                         result["note"] = f"fastest of {case.rounds} alternating rounds: " + (
                             result["note"] or "-"
                         )
+                if ours and "error" not in ours and len(round_ratios) > 1:
+                    ours["note"] += "; " + _spread_of(round_ratios)
             ratio = "-"
             if ours and peer and "error" not in ours and "error" not in peer:
                 ratio = f"{peer['seconds'] / max(ours['seconds'], 1e-9):.1f}x"
