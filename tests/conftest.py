@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,21 @@ def real_data() -> Path:
 def tomopy_test_data() -> Path:
     """TomoPy's own test inputs and expected outputs (see tests/data/tomopy_test/SOURCES.md)."""
     return TESTS / "data" / "tomopy_test"
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def as_from_a_terminal():
+    """``preexec_fn`` that gives a child process Ctrl-C's default action, as a terminal does.
+
+    A shell without job control starts background jobs with SIGINT ignored, and a child
+    inherits that: the Ctrl-C tests would then test nothing if the suite itself was started
+    in the background (``pytest &`` in a script).
+    """
+    return _default_sigint
 
 
 @pytest.fixture

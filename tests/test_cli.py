@@ -235,7 +235,7 @@ def test_threads_bounds_the_workers(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- Ctrl-C
 
 
-def test_ctrl_c_prints_one_line_exits_130_and_leaves_nothing(tmp_path):
+def test_ctrl_c_prints_one_line_exits_130_and_leaves_nothing(tmp_path, as_from_a_terminal):
     source = io.save_array(da.zeros((80, 64, 64), dtype=np.float32, chunks=(1, 64, 64)),
                            tmp_path / "in.zarr", pyramid=False)  # fmt: skip
     script = textwrap.dedent(
@@ -251,13 +251,18 @@ def test_ctrl_c_prints_one_line_exits_130_and_leaves_nothing(tmp_path):
                        "--threads", "2", "--chunks", "1", "64", "64"]))
         """
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=as_from_a_terminal,
+    )
     first = proc.stderr.readline()  # the first progress line: the copy is running
     assert first.startswith("convert:"), first
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read()
-    assert proc.wait(timeout=60) == 130
+    assert proc.wait(timeout=60) == 130, rest  # what the run printed, if it was not stopped
     assert rest.strip().splitlines()[-1] == "detcal: interrupted"
     assert "Traceback" not in rest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.zarr"]

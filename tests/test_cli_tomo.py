@@ -141,7 +141,7 @@ def test_sweep_refuses_a_huge_sweep(tmp_path, scan_file, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sweep_interrupted_leaves_nothing(tmp_path, scan):
+def test_sweep_interrupted_leaves_nothing(tmp_path, scan, as_from_a_terminal):
     big = make_tomography(n_angles=90, n_rows=1, n_cols=256, seed=1)
     path = write_dxchange(tmp_path / "big.h5", big.projections, big.flats, big.darks, big.theta)
     out = tmp_path / "sweep.zarr"
@@ -149,7 +149,7 @@ def test_sweep_interrupted_leaves_nothing(tmp_path, scan):
     proc = subprocess.Popen(
         [sys.executable, "-c", code, "tomo", "sweep", str(path), "--centers", "100", "155",
          "0.25", "-o", str(out), "--max-slices", "500"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=as_from_a_terminal,
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not any(".detcal-tmp-" in p.name for p in tmp_path.iterdir()):
