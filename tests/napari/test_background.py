@@ -7,7 +7,7 @@ import time
 import dask.array as da
 import numpy as np
 import pytest
-from qtpy.QtWidgets import QLabel, QPushButton
+from qtpy.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from detcal.napari._background import (
     add_result,
@@ -242,3 +242,27 @@ def test_a_cancelled_step_never_reaches_returned(qtbot):
     assert not returned
     with pytest.raises(StepCancelled):
         worker.step.progress(1, 1)
+
+
+@pytest.mark.parametrize("close", [False, True])
+def test_a_result_after_its_window_closed_is_dropped(qtbot, close):
+    """napari quitting mid-step: the result must not reach a viewer that is being torn down."""
+    window = QWidget()
+    qtbot.addWidget(window)
+    status = QLabel()
+    QVBoxLayout(window).addWidget(status)
+    window.show()
+    qtbot.waitExposed(window)
+    release, got = threading.Event(), []
+
+    def step(*, progress):
+        release.wait(30)
+        return "result"
+
+    worker = run_step(step, desc="slow", status=status, on_returned=got.append)
+    with qtbot.waitSignal(worker.finished, timeout=30000):  # listening before the step ends
+        if close:
+            window.close()
+        release.set()
+    qtbot.wait(50)
+    assert got == ([] if close else ["result"])

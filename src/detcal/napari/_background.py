@@ -193,7 +193,9 @@ def run_step(
     on_returned, on_errored : callable, optional
         Connected to the worker's ``returned`` and ``errored`` signals. Without
         ``on_errored``, an error is shown through ``status`` (see
-        :func:`detcal.napari._feedback.report_error`).
+        :func:`detcal.napari._feedback.report_error`). A result that arrives after the
+        window holding ``status`` (or ``button``) has closed is dropped: napari is quitting,
+        and the viewer can no longer take a layer.
     cancel_button : QPushButton, optional
         Enabled while the run works; clicking it asks ``func`` to stop at its next progress
         report. Several runs may share it: each releases only its own connection.
@@ -228,7 +230,7 @@ def run_step(
     run.worker = worker
     worker.yielded.connect(lambda report: _show_progress(worker, report))
     if on_returned is not None:
-        worker.returned.connect(on_returned)
+        worker.returned.connect(_while_open(status or button or cancel_button, on_returned))
     if on_errored is not None:
         worker.errored.connect(on_errored)
     elif status is not None:
@@ -254,6 +256,25 @@ def run_step(
     if start:
         worker.start()
     return worker
+
+
+def _while_open(anchor: Any, callback: Callable[[Any], None]) -> Callable[[Any], None]:
+    """Call ``callback(value)`` unless the window that showed ``anchor`` at the start has closed.
+
+    A widget never shown (a script, a test) always gets its result.
+    """
+    widget = getattr(anchor, "native", anchor)
+    shown = widget is not None and widget.window().isVisible()
+
+    def deliver(value: Any) -> None:
+        try:
+            closed = shown and not widget.window().isVisible()
+        except RuntimeError:  # the widget itself has been deleted with its window
+            closed = True
+        if not closed:
+            callback(value)
+
+    return deliver
 
 
 def is_running(button: QPushButton | None) -> bool:
