@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -49,10 +50,8 @@ def _fastest(kept: dict | None, new: dict) -> dict:
 
 def _spread_of(ratios: list[float]) -> str:
     """The median and range of the rounds' own ratios: how much the machine moved them."""
-    ordered = sorted(ratios)
-    middle = len(ordered) // 2
-    median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-    return f"ratio by round: median {median:.2f}x, {ordered[0]:.2f}-{ordered[-1]:.2f}x"
+    median = statistics.median(ratios)
+    return f"ratio by round: median {median:.2f}x, {min(ratios):.2f}-{max(ratios):.2f}x"
 
 
 def _fmt_s(result: dict | None) -> str:
