@@ -29,6 +29,7 @@ import dask.array as da
 import numpy as np
 
 from detcal import _validate
+from detcal._planewise import planewise
 from detcal.filters.planes import calibration_plane
 from detcal.flatfield import basic as basic_fit
 from detcal.flatfield import tiles as tile_layout
@@ -47,7 +48,7 @@ def _as_stack(data: Any) -> tuple[Any, bool]:
     if not isinstance(data, np.ndarray | da.Array):
         if not all(hasattr(data, a) for a in ("shape", "dtype", "__getitem__")):
             raise TypeError(f"data must be an array, got {type(data).__name__}")
-        data = da.from_array(data, chunks=(1,) * (len(data.shape) - 2) + tuple(data.shape[-2:]))
+        data = planewise(data)
     if data.ndim not in (3, 4):
         raise ValueError(
             f"data must be (z, row, col) or (tile, z, row, col), got shape {tuple(data.shape)}"

@@ -212,6 +212,39 @@ def guess_grid_shape(n_tiles: int, recorded: Iterable[int] | None = None) -> tup
     return int(n_tiles), 1
 
 
+def describe_layout(shape: Iterable[int]) -> tuple[str, int]:
+    """Say what data of ``shape`` holds for a flat-field estimate; return it and its z-levels.
+
+    Examples
+    --------
+    >>> describe_layout((9, 24, 512, 512))
+    ('9 tiles x 24 planes of 512 x 512', 24)
+    >>> describe_layout((40, 256, 256))
+    ('one field: 40 planes of 256 x 256', 40)
+    >>> describe_layout((256, 256))
+    ('shape (256, 256): expected (tile, z, row, col) or (z, row, col)', 1)
+    """
+    shape = tuple(int(n) for n in shape)
+    if len(shape) == 4:
+        return f"{shape[0]} tiles x {shape[1]} planes of {shape[2]} x {shape[3]}", shape[1]
+    if len(shape) == 3:
+        return f"one field: {shape[0]} planes of {shape[1]} x {shape[2]}", shape[0]
+    return f"shape {shape}: expected (tile, z, row, col) or (z, row, col)", 1
+
+
+def suggested_z_levels(n_z: int) -> tuple[int, int]:
+    """Return the z-range first offered as holding the sample: the middle half of ``n_z``.
+
+    Planes below the first and above the second are then taken as empty.
+
+    Examples
+    --------
+    >>> suggested_z_levels(24), suggested_z_levels(1)
+    ((6, 17), (0, 0))
+    """
+    return min(n_z // 4, n_z - 1), max(n_z - 1 - n_z // 4, 0)
+
+
 def describe_selection(
     fov_list: Iterable[int] | None,
     z_levels: tuple[int, int] | None,

@@ -19,7 +19,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import dask.array as da
 import numpy as np
 from magicgui.widgets import create_widget
 from qtpy.QtCore import Qt
@@ -36,6 +35,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from detcal._planewise import planewise
 from detcal.distortion import DistortionMap, calibrate_distortion, find_spots
 from detcal.distortion.options import CalibrateOptions, CorrectOptions
 from detcal.napari._background import add_result, is_running, run_step
@@ -257,8 +257,7 @@ class DistortionWidget(QWidget):
         except (ValueError, TypeError) as exc:
             report_error(self.status, exc, action="Correct")
             return None
-        if not isinstance(data, da.Array):  # lazy even for numpy: planes as they are viewed
-            data = da.from_array(data, chunks=(*(1,) * (data.ndim - 2), *data.shape[-2:]))
+        data = planewise(data)  # lazy even for numpy: planes as they are viewed
         report_status(self.status, "preparing the resampling matrix…")
         return run_step(
             self.map.prepare,

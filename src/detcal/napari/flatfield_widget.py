@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import dask.array as da
 import numpy as np
 from magicgui.widgets import create_widget
 from qtpy.QtCore import Qt
@@ -33,6 +32,7 @@ from qtpy.QtWidgets import (
 )
 from superqt import QLabeledRangeSlider
 
+from detcal._planewise import planewise
 from detcal.filters.pixelwise import load_loop
 from detcal.flatfield import (
     Profiles,
@@ -169,23 +169,15 @@ class FlatfieldWidget(QWidget):
             self.layout_label.setText("")
             return
         shape = self._shape()
-        if len(shape) == 4:
-            n_tiles, n_z = shape[:2]
-            grid = tile_layout.guess_grid_shape(n_tiles, layer.metadata.get("grid_shape"))
-            self.tile_grid.set_grid_shape(grid)
-            self.tile_grid.setEnabled(True)
-            text = f"{n_tiles} tiles x {n_z} planes of {shape[2]} x {shape[3]}"
-        elif len(shape) == 3:
-            n_z = shape[0]
-            self.tile_grid.set_grid_shape((1, 1))
-            self.tile_grid.setEnabled(False)
-            text = f"one field: {n_z} planes of {shape[1]} x {shape[2]}"
-        else:
-            n_z = 1
-            text = f"shape {shape}: expected (tile, z, row, col) or (z, row, col)"
+        text, n_z = tile_layout.describe_layout(shape)
+        tiled = len(shape) == 4
+        recorded = layer.metadata.get("grid_shape")
+        grid = tile_layout.guess_grid_shape(shape[0], recorded) if tiled else (1, 1)
+        self.tile_grid.set_grid_shape(grid)
+        self.tile_grid.setEnabled(tiled)
         self.layout_label.setText(text)
         self.z_slider.setRange(0, max(n_z - 1, 1))
-        self.z_slider.setValue((min(n_z // 4, n_z - 1), max(n_z - 1 - n_z // 4, 0)))
+        self.z_slider.setValue(tile_layout.suggested_z_levels(n_z))
         self._update_scenario()
 
     def _on_use_z(self, checked: bool) -> None:
@@ -354,5 +346,5 @@ class FlatfieldWidget(QWidget):
 def _apply(data, profiles: Profiles, *, progress=None):
     """Run :func:`apply_flatfield` lazily, plane by plane (nothing to report); the worker's body."""
     if isinstance(data, np.ndarray) and data.ndim > 2:
-        data = da.from_array(data, chunks=(1,) * (data.ndim - 2) + data.shape[-2:])
+        data = planewise(data)
     return apply_flatfield(data, profiles)
