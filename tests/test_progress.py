@@ -8,7 +8,10 @@ import dask.array as da
 import numpy as np
 import pytest
 
+from dask.system import CPU_COUNT
+
 from detcal.progress import (
+    IO_BOUND_WORKERS,
     StepCancelled,
     compute_with_progress,
     store_with_progress,
@@ -114,3 +117,32 @@ def test_synchronous_scheduler_reports_too():
 
 def test_without_progress_it_is_dask_compute():
     assert compute_with_progress(da.ones(3, chunks=1).sum(), 7) == (3, 7)
+
+
+def _threads_used(run) -> int:
+    """How many threads ran the 24 slow tasks that ``run(source)`` computes or stores."""
+    names = set()
+
+    def record(block):
+        names.add(threading.current_thread().name)
+        time.sleep(0.03)
+        return block
+
+    run(da.ones((24, 4), chunks=(1, 4)).map_blocks(record, meta=np.array((), float)))
+    return len(names)
+
+
+def test_a_store_runs_on_two_threads_per_core_unless_a_size_is_set():
+    def store(source):
+        store_with_progress(source, np.zeros(source.shape), lock=False)
+
+    def compute(source):
+        compute_with_progress(source.sum())
+
+    assert IO_BOUND_WORKERS == 2 * CPU_COUNT
+    assert _threads_used(store) == IO_BOUND_WORKERS
+    assert _threads_used(compute) == min(CPU_COUNT, 24)
+    with dask.config.set(num_workers=3):  # as --threads 3 sets it
+        assert _threads_used(store) == _threads_used(compute) == 3
+    assert _threads_used(lambda source: store_with_progress(
+        source, np.zeros(source.shape), lock=False, num_workers=1)) == 1  # fmt: skip

@@ -37,7 +37,8 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=_positive_int,
         metavar="N",
-        help="worker threads for the computation (default: one per CPU core)",
+        help="worker threads for the computation (default: one per CPU core, two per core "
+        "while writing files)",
     )
 
 
