@@ -7,7 +7,6 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
-
 from dask.system import CPU_COUNT
 
 from detcal.progress import (
