@@ -12,6 +12,7 @@ from dask.system import CPU_COUNT
 from detcal.progress import (
     IO_BOUND_WORKERS,
     StepCancelled,
+    compute_bound,
     compute_with_progress,
     store_with_progress,
 )
@@ -145,3 +146,36 @@ def test_a_store_runs_on_two_threads_per_core_unless_a_size_is_set():
         assert _threads_used(store) == _threads_used(compute) == 3
     assert _threads_used(lambda source: store_with_progress(
         source, np.zeros(source.shape), lock=False, num_workers=1)) == 1  # fmt: skip
+
+
+def _store(source):
+    store_with_progress(source, np.zeros(source.shape), lock=False)
+
+
+def test_a_compute_bound_store_keeps_one_thread_per_core_and_a_set_size_wins():
+    with compute_bound():
+        assert _threads_used(_store) == min(CPU_COUNT, 24)
+    with dask.config.set(num_workers=3), compute_bound():
+        assert _threads_used(_store) == 3
+    assert _threads_used(_store) == IO_BOUND_WORKERS  # the setting ends with the block
+
+
+def test_compute_bound_in_one_thread_leaves_a_store_in_another_alone():
+    # napari runs several docks' steps at once: one step's setting must not reach another's
+    inside, release, seen = threading.Event(), threading.Event(), []
+
+    def reconstructing():
+        with compute_bound():
+            inside.set()
+            release.wait(10)
+            seen.append(_threads_used(_store))
+
+    worker = threading.Thread(target=reconstructing)
+    worker.start()
+    try:
+        assert inside.wait(10)
+        assert _threads_used(_store) == IO_BOUND_WORKERS
+    finally:
+        release.set()
+        worker.join(10)
+    assert seen == [min(CPU_COUNT, 24)]

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import time
 import warnings
 
+import dask
 import dask.array as da
 import numpy as np
 import pytest
@@ -13,7 +16,8 @@ from scipy import ndimage
 from skimage.transform import iradon
 
 import detcal.tomo.run as run_module
-from detcal.io import open_array, read_metadata
+from detcal.io import open_array, read_metadata, save_array
+from detcal.progress import store_with_progress
 from detcal.sample_data.tomography import make_tomography, relative_rms
 from detcal.tomo.options import ReconOptions, load_options
 from detcal.tomo.pipeline import (
@@ -277,6 +281,35 @@ def test_sweep_dataset_order_and_record(tmp_path, scan, scan_file):
     np.testing.assert_allclose(read_metadata(out)["detcal"]["centers"], centers)
     errors = [relative_rms(s, scan.phantom[1], scan.object_mask[1]) for s in stack]
     assert abs(centers[int(np.argmin(errors))] - scan.center) <= 0.25
+
+
+def test_reconstructions_are_saved_on_one_thread_per_core(tmp_path, scan_file, monkeypatch):
+    # a store's default pool is two threads per core; a slab costs far more to reconstruct
+    # than to write, so these saves keep one per core (extra threads only hold more slabs)
+    from dask.system import CPU_COUNT
+
+    pools = []
+
+    def recording(*args, **kwargs):
+        # the threads a store started right here runs on: 24 slow chunks use them all
+        names = set()
+
+        def record(block):
+            names.add(threading.current_thread().name)
+            time.sleep(0.02)
+            return block
+
+        probe = da.ones((24, 2), chunks=(1, 2)).map_blocks(record, meta=np.array((), float))
+        store_with_progress(probe, np.zeros(probe.shape), lock=False)
+        pools.append(len(names))
+        return save_array(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "save_array", recording)
+    reconstruct_dataset(scan_file, tmp_path / "a.zarr", center=63.5, rows=(1, 2))
+    sweep_dataset(scan_file, tmp_path / "s.zarr", centers=[63.0, 64.0], row=1)
+    with dask.config.set(num_workers=3):  # as --threads 3 sets it
+        reconstruct_dataset(scan_file, tmp_path / "b.zarr", center=63.5, rows=(1, 2))
+    assert pools == [CPU_COUNT, CPU_COUNT, 3]
 
 
 def test_sweep_refuses_too_many_slices_or_too_little_disk(tmp_path, scan_file, monkeypatch):

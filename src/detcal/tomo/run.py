@@ -18,7 +18,7 @@ import numpy as np
 
 from detcal import _validate
 from detcal.io import atomic_output, check_output, save_array
-from detcal.progress import ProgressCallback
+from detcal.progress import ProgressCallback, compute_bound
 from detcal.tomo.center import center_sweep
 from detcal.tomo.dataset import TomoDataset, open_dataset
 from detcal.tomo.graph import PreparedScan, center_row_index, prepare, reconstruct_volume
@@ -322,7 +322,8 @@ def write_reconstruction(
     attrs = {"step": "tomo.reconstruct_dataset", "tomo_options": used.to_dict(), "run": run}
     # one unit: the record is written first, beside, and renamed into place only once the
     # volume is; a failed or cancelled save leaves neither
-    with atomic_output(sidecar_path(output)) as tmp:
+    # reconstructing a slab costs far more than writing it: one thread per core
+    with atomic_output(sidecar_path(output)) as tmp, compute_bound():
         tmp.write_text(used.to_json(run), encoding="utf-8")
         save_array(volume, output, overwrite=overwrite, progress=progress, attrs=attrs,
                    axes=output_axes(used, {"name": "z"}))  # fmt: skip
@@ -478,7 +479,8 @@ def sweep_dataset(
     }
     attrs = {"step": "tomo.sweep_dataset", "tomo_options": opts.to_dict(), **run}
     axes = output_axes(opts, {"name": "center", "type": "center"})
-    with atomic_output(sidecar_path(output)) as tmp:  # one unit with the stack, as above
+    # one unit with the stack, one thread per core, as above
+    with atomic_output(sidecar_path(output)) as tmp, compute_bound():
         tmp.write_text(opts.to_json(run), encoding="utf-8")
         save_array(stack, output, overwrite=overwrite, progress=progress, attrs=attrs, axes=axes)
     return output
