@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import signal
+import threading
+import time
 from pathlib import Path
 
+import dask.array as da
+import numpy as np
 import pytest
 
 TESTS = Path(__file__).resolve().parent
@@ -55,3 +59,22 @@ def reads(monkeypatch):
 
     monkeypatch.setattr(H5Source, "__getitem__", counting)
     return counted
+
+
+def _threads_used(run) -> int:
+    """How many threads ran the 24 slow tasks that ``run(source)`` computes or stores."""
+    names = set()
+
+    def record(block):
+        names.add(threading.current_thread().name)
+        time.sleep(0.03)
+        return block
+
+    run(da.ones((24, 4), chunks=(1, 4)).map_blocks(record, meta=np.array((), float)))
+    return len(names)
+
+
+@pytest.fixture
+def threads_used():
+    """``threads_used(run)``: threads ``run(source)`` used on 24 slow chunks (its whole pool)."""
+    return _threads_used

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
-import time
 import warnings
 
 import dask
@@ -283,25 +281,17 @@ def test_sweep_dataset_order_and_record(tmp_path, scan, scan_file):
     assert abs(centers[int(np.argmin(errors))] - scan.center) <= 0.25
 
 
-def test_reconstructions_are_saved_on_one_thread_per_core(tmp_path, scan_file, monkeypatch):
+def test_reconstructions_are_saved_on_one_thread_per_core(
+    tmp_path, scan_file, monkeypatch, threads_used
+):
     # a store's default pool is two threads per core; a slab costs far more to reconstruct
     # than to write, so these saves keep one per core (extra threads only hold more slabs)
     from dask.system import CPU_COUNT
 
     pools = []
 
-    def recording(*args, **kwargs):
-        # the threads a store started right here runs on: 24 slow chunks use them all
-        names = set()
-
-        def record(block):
-            names.add(threading.current_thread().name)
-            time.sleep(0.02)
-            return block
-
-        probe = da.ones((24, 2), chunks=(1, 2)).map_blocks(record, meta=np.array((), float))
-        store_with_progress(probe, np.zeros(probe.shape), lock=False)
-        pools.append(len(names))
+    def recording(*args, **kwargs):  # the pool a store started right here gets
+        pools.append(threads_used(lambda s: store_with_progress(s, np.zeros(s.shape))))
         return save_array(*args, **kwargs)
 
     monkeypatch.setattr(run_module, "save_array", recording)
