@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import mmap
 import os
 import queue
 import threading
@@ -294,6 +295,7 @@ class GriddingBackprojector:
                 f"{self._reach} this back-projector was made for"
             )
         out = np.empty((k, self.size, self.size), dtype=np.float32)
+        _map_pages(out)
         gains = self._gains(centers, filter_name, filter_par)
         pairs = [(i, i + 1 if i + 1 < k else None) for i in range(0, k, 2)]
         if progress is not None:
@@ -323,6 +325,19 @@ class GriddingBackprojector:
                     future.cancel()
                 raise
         return out
+
+
+def _map_pages(array: np.ndarray) -> None:
+    """Have the kernel map every page of a new array now, from the calling thread.
+
+    The first write to a page of fresh memory stops the writing thread while the kernel maps
+    and zeroes the page. The workers write the slices into the output; faulting its pages
+    there, two at once, they wait on each other, and longer still when another program holds a
+    core. Measured for 64 slices of 2048 x 2048 on two cores, one kept busy: 82 ms per slice
+    with the faults taken by the workers (21-23 ms of it system time), 69 ms with the pages
+    mapped here first (2-3 ms); no change with both cores free. One write per page is enough.
+    """
+    array.reshape(-1).view(np.uint8)[:: mmap.PAGESIZE] = 0
 
 
 class _Lane:
