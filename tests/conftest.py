@@ -74,7 +74,19 @@ def _threads_used(run) -> int:
     return len(names)
 
 
+def _store(source) -> None:
+    from detcal.progress import store_with_progress
+
+    store_with_progress(source, np.zeros(source.shape), lock=False)
+
+
 @pytest.fixture
 def threads_used():
     """``threads_used(run)``: threads ``run(source)`` used on 24 slow chunks (its whole pool)."""
     return _threads_used
+
+
+@pytest.fixture
+def store_threads():
+    """``store_threads()``: threads a store started here, with its default pool, runs on."""
+    return lambda: _threads_used(_store)

@@ -119,35 +119,28 @@ def test_without_progress_it_is_dask_compute():
     assert compute_with_progress(da.ones(3, chunks=1).sum(), 7) == (3, 7)
 
 
-def test_a_store_runs_on_two_threads_per_core_unless_a_size_is_set(threads_used):
-    def store(source):
-        store_with_progress(source, np.zeros(source.shape), lock=False)
-
+def test_a_store_runs_on_two_threads_per_core_unless_a_size_is_set(threads_used, store_threads):
     def compute(source):
         compute_with_progress(source.sum())
 
     assert IO_BOUND_WORKERS == 2 * CPU_COUNT
-    assert threads_used(store) == IO_BOUND_WORKERS
+    assert store_threads() == IO_BOUND_WORKERS
     assert threads_used(compute) == min(CPU_COUNT, 24)
     with dask.config.set(num_workers=3):  # as --threads 3 sets it
-        assert threads_used(store) == threads_used(compute) == 3
+        assert store_threads() == threads_used(compute) == 3
     assert threads_used(lambda source: store_with_progress(
         source, np.zeros(source.shape), lock=False, num_workers=1)) == 1  # fmt: skip
 
 
-def _store(source):
-    store_with_progress(source, np.zeros(source.shape), lock=False)
-
-
-def test_a_compute_bound_store_keeps_one_thread_per_core_and_a_set_size_wins(threads_used):
+def test_a_compute_bound_store_keeps_one_thread_per_core_and_a_set_size_wins(store_threads):
     with compute_bound():
-        assert threads_used(_store) == min(CPU_COUNT, 24)
+        assert store_threads() == min(CPU_COUNT, 24)
     with dask.config.set(num_workers=3), compute_bound():
-        assert threads_used(_store) == 3
-    assert threads_used(_store) == IO_BOUND_WORKERS  # the setting ends with the block
+        assert store_threads() == 3
+    assert store_threads() == IO_BOUND_WORKERS  # the setting ends with the block
 
 
-def test_compute_bound_in_one_thread_leaves_a_store_in_another_alone(threads_used):
+def test_compute_bound_in_one_thread_leaves_a_store_in_another_alone(store_threads):
     # napari runs several docks' steps at once: one step's setting must not reach another's
     inside, release, seen = threading.Event(), threading.Event(), []
 
@@ -155,13 +148,13 @@ def test_compute_bound_in_one_thread_leaves_a_store_in_another_alone(threads_use
         with compute_bound():
             inside.set()
             release.wait(10)
-            seen.append(threads_used(_store))
+            seen.append(store_threads())
 
     worker = threading.Thread(target=reconstructing)
     worker.start()
     try:
         assert inside.wait(10)
-        assert threads_used(_store) == IO_BOUND_WORKERS
+        assert store_threads() == IO_BOUND_WORKERS
     finally:
         release.set()
         worker.join(10)

@@ -10,12 +10,12 @@ import dask
 import dask.array as da
 import numpy as np
 import pytest
+from dask.system import CPU_COUNT
 from scipy import ndimage
 from skimage.transform import iradon
 
 import detcal.tomo.run as run_module
 from detcal.io import open_array, read_metadata, save_array
-from detcal.progress import store_with_progress
 from detcal.sample_data.tomography import make_tomography, relative_rms
 from detcal.tomo.options import ReconOptions, load_options
 from detcal.tomo.pipeline import (
@@ -282,16 +282,14 @@ def test_sweep_dataset_order_and_record(tmp_path, scan, scan_file):
 
 
 def test_reconstructions_are_saved_on_one_thread_per_core(
-    tmp_path, scan_file, monkeypatch, threads_used
+    tmp_path, scan_file, monkeypatch, store_threads
 ):
     # a store's default pool is two threads per core; a slab costs far more to reconstruct
     # than to write, so these saves keep one per core (extra threads only hold more slabs)
-    from dask.system import CPU_COUNT
-
     pools = []
 
     def recording(*args, **kwargs):  # the pool a store started right here gets
-        pools.append(threads_used(lambda s: store_with_progress(s, np.zeros(s.shape))))
+        pools.append(store_threads())
         return save_array(*args, **kwargs)
 
     monkeypatch.setattr(run_module, "save_array", recording)
@@ -299,7 +297,7 @@ def test_reconstructions_are_saved_on_one_thread_per_core(
     sweep_dataset(scan_file, tmp_path / "s.zarr", centers=[63.0, 64.0], row=1)
     with dask.config.set(num_workers=3):  # as --threads 3 sets it
         reconstruct_dataset(scan_file, tmp_path / "b.zarr", center=63.5, rows=(1, 2))
-    assert pools == [CPU_COUNT, CPU_COUNT, 3]
+    assert pools == [min(CPU_COUNT, 24)] * 2 + [3]
 
 
 def test_sweep_refuses_too_many_slices_or_too_little_disk(tmp_path, scan_file, monkeypatch):
